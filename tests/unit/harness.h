@@ -1,0 +1,91 @@
+/*
+ * Minimal unit-test harness. A test file defines test functions and lists
+ * them in main() with RUN(fn). Each prints "PASS name" or "FAIL name: why";
+ * the binary exits 1 when any test failed. tests/run.sh counts the lines.
+ *
+ *   static void test_thing(void) { CHECK(1 + 1 == 2); CHECK_STR(a, "b"); }
+ *   int main(void) { RUN(test_thing); return harness_done(); }
+ *
+ * A failing CHECK ends the current test (longjmp), so later checks in it do
+ * not run on broken state. Scratch files go under harness_tmpdir().
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int harness_failed_n, harness_passed_n;
+static jmp_buf harness_jmp;
+static char harness_why[1024];
+static char harness_dir[256];
+
+#define CHECK(cond)                                                           \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			snprintf(harness_why, sizeof(harness_why),            \
+				 "%s:%d: CHECK(%s)", __FILE__, __LINE__, #cond); \
+			longjmp(harness_jmp, 1);                              \
+		}                                                             \
+	} while (0)
+
+#define CHECK_INT(a, b)                                                       \
+	do {                                                                  \
+		long long _a = (long long)(a), _b = (long long)(b);           \
+		if (_a != _b) {                                               \
+			snprintf(harness_why, sizeof(harness_why),            \
+				 "%s:%d: %s == %lld, expected %lld", __FILE__,  \
+				 __LINE__, #a, _a, _b);                       \
+			longjmp(harness_jmp, 1);                              \
+		}                                                             \
+	} while (0)
+
+#define CHECK_STR(a, b)                                                       \
+	do {                                                                  \
+		const char *_a = (a), *_b = (b);                              \
+		if (!_a || !_b || strcmp(_a, _b) != 0) {                      \
+			snprintf(harness_why, sizeof(harness_why),            \
+				 "%s:%d: %s == \"%.300s\", expected \"%.300s\"", \
+				 __FILE__, __LINE__, #a, _a ? _a : "(null)",  \
+				 _b ? _b : "(null)");                         \
+			longjmp(harness_jmp, 1);                              \
+		}                                                             \
+	} while (0)
+
+#define RUN(fn)                                                               \
+	do {                                                                  \
+		if (setjmp(harness_jmp) == 0) {                               \
+			fn();                                                 \
+			printf("PASS %s\n", #fn);                             \
+			harness_passed_n++;                                   \
+		} else {                                                      \
+			printf("FAIL %s: %s\n", #fn, harness_why);            \
+			harness_failed_n++;                                   \
+		}                                                             \
+		fflush(stdout);                                               \
+	} while (0)
+
+/* A scratch directory for this test binary, created on first use. */
+static inline const char *harness_tmpdir(void)
+{
+	if (!harness_dir[0]) {
+		const char *base = getenv("RP_TEST_TMP");
+
+		snprintf(harness_dir, sizeof(harness_dir), "%s/unit.XXXXXX",
+			 base ? base : "/tmp");
+		if (!mkdtemp(harness_dir)) {
+			perror("mkdtemp");
+			exit(2);
+		}
+	}
+	return harness_dir;
+}
+
+static inline int harness_done(void)
+{
+	return harness_failed_n ? 1 : 0;
+}
+
+#endif
