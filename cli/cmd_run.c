@@ -1075,6 +1075,8 @@ static void admit(struct run *r)
 	json_t *req;
 
 	if (check_workspace(r->manifest) || rp_plan_build(&r->plan, r->policy, r->manifest)) {
+		rp_manifest_locate_error(r->o.manifest_path, (const char *)r->manifest_text.data,
+					 r->manifest_text.len);
 		fail(r, "rejected", RP_EXIT_REJECTED);
 		return;
 	}

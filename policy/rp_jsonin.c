@@ -729,3 +729,45 @@ done:
 	rp_jsonin_kv_free(kv, got);
 	return rc;
 }
+
+int rp_jsonin_locate_last(const struct rp_jsonin *in)
+{
+	const struct rp_error *e = rp_error_last();
+	struct rp_jsonin_node nodes[32];
+	struct rp_error_where w = e->where;
+	const char *p = w.json_path;
+	char keys[32][128], msg[sizeof(e->msg)];
+	size_t depth = 0, off;
+
+	if (p[0] != '$' || w.line > 0)
+		return e->code;
+	memset(nodes, 0, sizeof(nodes));
+	for (p++; *p && depth + 1 < 32; depth++) {
+		struct rp_jsonin_node *n = &nodes[depth + 1];
+		size_t k = 0;
+
+		n->parent = &nodes[depth];
+		if (*p == '.') {
+			for (p++; *p && *p != '.' && *p != '[' && k + 1 < sizeof(keys[0]); p++)
+				keys[depth][k++] = *p;
+			keys[depth][k] = '\0';
+			n->key = keys[depth];
+		} else if (*p == '[' && p[1] >= '0' && p[1] <= '9') {
+			char *end;
+
+			n->index = (size_t)strtoul(p + 1, &end, 10);
+			if (*end != ']')
+				return e->code;
+			p = end + 1;
+		} else {
+			return e->code; /* quoted keys never come from the plan */
+		}
+	}
+	if (*p || !find_offset(&off, in, &nodes[depth], false))
+		return e->code;
+	offset_position(&w.line, &w.column, in->text, off);
+	snprintf(w.file, sizeof(w.file), "%s", in->file);
+	memcpy(msg, e->msg, sizeof(msg));
+	rp_error_set_at(e->code, e->id, &w, "%s", msg);
+	return rp_error_prefix("%s:%d:%d", in->file, w.line, w.column);
+}

@@ -108,6 +108,12 @@ int rp_jsonin_check_absolute(const struct rp_jsonin *in, const struct rp_jsonin_
 int rp_jsonin_check_egress(const struct rp_jsonin *in, const struct rp_jsonin_node *n,
 			   const char *s);
 
+/* Give the last error the line and column of its where.json_path in this
+ * text (for errors raised away from the text, such as the plan's), prefixing
+ * its message with "file:line:col: ". Simple paths only ($.a.b[2]); returns
+ * the last error's code. */
+int rp_jsonin_locate_last(const struct rp_jsonin *in);
+
 void rp_jsonin_strv_release(struct rp_strv *v);
 void rp_jsonin_kv_free(struct rp_kv *kv, size_t n);
 

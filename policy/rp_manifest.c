@@ -576,3 +576,10 @@ void rp_manifest_free(struct rp_manifest *m)
 	json_decref(m->doc);
 	free(m);
 }
+
+int rp_manifest_locate_error(const char *file, const char *text, size_t len)
+{
+	const struct rp_jsonin in = { .file = file, .text = text, .len = len };
+
+	return rp_jsonin_locate_last(&in);
+}

@@ -89,6 +89,11 @@ struct rp_manifest {
 int rp_manifest_parse(struct rp_manifest **out, const char *file, const char *text, size_t len);
 void rp_manifest_free(struct rp_manifest *m);
 
+/* Add the manifest file's name, line and column to the last error when it
+ * names a manifest JSON path but no position (rp_plan's rejections: the plan
+ * is built without the text). Returns the last error's code. */
+int rp_manifest_locate_error(const char *file, const char *text, size_t len);
+
 /* A new random run id ("rp-" + 26 lowercase base32 chars), malloc'd. */
 char *rp_run_id_generate(void);
 bool rp_run_id_valid(const char *id);
