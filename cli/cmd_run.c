@@ -730,26 +730,34 @@ static json_t *build_result(struct run *r)
 	return res;
 }
 
-/* One files/ entry, redacted into an unlinked temporary file first because
- * the tar header needs the final size before the data. */
+/* One files/ entry, redacted into the run's staging file first because the
+ * tar header needs the final size before the data. All entries share one
+ * staging file: a temporary file each would cost an inode allocation per
+ * artifact, which dominates packaging time for many small files. */
 struct staged_file {
 	char *name;
-	int fd;
+	uint64_t offset;
 	uint64_t size;
+};
+
+struct stage {
+	int fd;
+	uint64_t end;
 };
 
 static int stage_sink(void *ctx, const unsigned char *p, size_t n)
 {
-	struct staged_file *f = ctx;
+	struct stage *st = ctx;
 
-	if (rp_write_all(f->fd, p, n) < 0)
+	if (rp_write_all(st->fd, p, n) < 0)
 		return rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
 					  "cannot write a staged artifact");
-	f->size += n;
+	st->end += n;
 	return RP_OK;
 }
 
-static int stage_artifact(struct run *r, struct staged_file *f, const struct rp_artifact *a)
+static int stage_artifact(struct run *r, struct stage *st, struct staged_file *f,
+			  const struct rp_artifact *a)
 {
 	struct rp_buf name = RP_BUF_INIT, raw = RP_BUF_INIT;
 	struct rp_redact_stream *rs = NULL;
@@ -757,7 +765,7 @@ static int stage_artifact(struct run *r, struct staged_file *f, const struct rp_
 	ssize_t n;
 	int in = -1, rc;
 
-	f->fd = -1;
+	f->offset = st->end;
 	f->size = 0;
 	f->name = NULL;
 	rc = rp_buf_printf(&raw, "files/%s", a->path);
@@ -765,19 +773,12 @@ static int stage_artifact(struct run *r, struct staged_file *f, const struct rp_
 		rc = rp_redact_buf(r->redactor, raw.data, raw.len, &name, NULL);
 	if (rc)
 		goto done;
-	f->name = (char *)rp_buf_steal(&name, NULL);
 	in = rp_enum_open(r->manifest->base_dir, a->path);
 	if (in < 0) {
 		rc = in;
 		goto done;
 	}
-	f->fd = open(r->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (f->fd < 0) {
-		rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
-					"cannot create a staging file in '%s'", r->scratch);
-		goto done;
-	}
-	rc = rp_redact_stream_new(&rs, r->redactor, stage_sink, f);
+	rc = rp_redact_stream_new(&rs, r->redactor, stage_sink, st);
 	while (!rc && (n = rp_read_some(in, chunk, sizeof(chunk))) > 0)
 		rc = rp_redact_stream_write(rs, chunk, (size_t)n);
 	if (!rc && n < 0)
@@ -787,8 +788,18 @@ static int stage_artifact(struct run *r, struct staged_file *f, const struct rp_
 		rc = rp_redact_stream_finish(rs);
 	if (rc)
 		goto done;
+	f->name = (char *)rp_buf_steal(&name, NULL);
+	f->size = st->end - f->offset;
 	add_stream_findings(r, f->name, rs);
 done:
+	/* Drop a partial copy so the next artifact starts where this one did. */
+	if (rc && st->end != f->offset) {
+		if (ftruncate(st->fd, (off_t)f->offset) < 0 ||
+		    lseek(st->fd, (off_t)f->offset, SEEK_SET) < 0)
+			rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
+						"cannot rewind the staging file");
+		st->end = f->offset;
+	}
 	if (in >= 0)
 		close(in);
 	rp_redact_stream_free(rs);
@@ -835,6 +846,7 @@ static int write_package(struct run *r)
 {
 	struct rp_buf manifest = RP_BUF_INIT, artifacts = RP_BUF_INIT, result = RP_BUF_INIT;
 	struct staged_file *staged = NULL;
+	struct stage st = { .fd = -1 };
 	size_t staged_n = 0, i;
 	struct rp_pack *pack = NULL;
 	json_t *doc = NULL, *predicate = NULL;
@@ -857,18 +869,22 @@ static int write_package(struct run *r)
 		staged = calloc(r->artifacts.included_n + 1, sizeof(*staged));
 		if (!staged)
 			rc = rp_error_set(RP_E_NOMEM, NULL, "out of memory");
+		if (!rc && r->artifacts.included_n) {
+			st.fd = open(r->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+			if (st.fd < 0)
+				rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
+							"cannot create a staging file in '%s'",
+							r->scratch);
+		}
 		for (i = 0; !rc && i < r->artifacts.n; i++) {
 			if (!r->artifacts.v[i].included)
 				continue;
-			if (stage_artifact(r, &staged[staged_n], &r->artifacts.v[i])) {
+			if (stage_artifact(r, &st, &staged[staged_n], &r->artifacts.v[i])) {
 				/* A file that vanished or cannot be read is recorded,
 				 * not fatal: the rest of the package is still worth having. */
 				r->artifacts.v[i].included = false;
 				r->artifacts.v[i].reason = "unreadable";
 				add_error_last(r);
-				if (staged[staged_n].fd >= 0)
-					close(staged[staged_n].fd);
-				free(staged[staged_n].name);
 				continue;
 			}
 			staged_n++;
@@ -903,14 +919,14 @@ static int write_package(struct run *r)
 		rc = rp_pack_add_buf(pack, "events.jsonl", rp_events_text(r->events)->data,
 				     rp_events_text(r->events)->len);
 	if (!rc && r->captures) {
-		rc = rp_pack_add_fd(pack, "logs/stdout.log", r->out.fd, r->out.kept_bytes);
+		rc = rp_pack_add_fd(pack, "logs/stdout.log", r->out.fd, 0, r->out.kept_bytes);
 		if (!rc)
-			rc = rp_pack_add_fd(pack, "logs/stderr.log", r->err.fd, r->err.kept_bytes);
+			rc = rp_pack_add_fd(pack, "logs/stderr.log", r->err.fd, 0, r->err.kept_bytes);
 	}
 	if (!rc && r->enumerated)
 		rc = rp_pack_add_buf(pack, "artifacts.json", artifacts.data, artifacts.len);
 	for (i = 0; !rc && i < staged_n; i++)
-		rc = rp_pack_add_fd(pack, staged[i].name, staged[i].fd, staged[i].size);
+		rc = rp_pack_add_fd(pack, staged[i].name, st.fd, staged[i].offset, staged[i].size);
 	predicate = json_pack("{s:s, s:s, s:o}", "runId", r->run_id, "status", r->status,
 			      "exitCode", r->spawned && r->res.exited ? json_integer(r->res.exit_code)
 								       : json_null());
@@ -922,10 +938,10 @@ static int write_package(struct run *r)
 	}
 done:
 	rp_pack_abort(pack);
-	for (i = 0; i < staged_n; i++) {
-		close(staged[i].fd);
+	for (i = 0; i < staged_n; i++)
 		free(staged[i].name);
-	}
+	if (st.fd >= 0)
+		close(st.fd);
 	free(staged);
 	json_decref(doc);
 	json_decref(predicate);

@@ -215,17 +215,25 @@ static int pack_data(struct rp_pack *p, const char *name, struct rp_sha256 *h, c
 	return rp_sha256_update(h, data, n);
 }
 
-static int pack_copy_fd(struct rp_pack *p, const char *name, struct rp_sha256 *h, int fd,
-			uint64_t size)
+/* An entry's content: data when fd < 0, else size bytes of fd from offset. */
+struct pack_src {
+	const void *data;
+	int fd;
+	uint64_t offset;
+	uint64_t size;
+};
+
+static int pack_copy_fd(struct rp_pack *p, const char *name, struct rp_sha256 *h,
+			const struct pack_src *src)
 {
 	unsigned char buf[COPY_CHUNK];
-	uint64_t off = 0;
+	uint64_t off = 0, size = src->size;
 	ssize_t r;
 	int rc = RP_OK;
 
 	while (!rc && off < size) {
-		r = pread(fd, buf, size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf),
-			  (off_t)off);
+		r = pread(src->fd, buf, size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf),
+			  (off_t)(src->offset + off));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -256,9 +264,8 @@ static int pack_subject(struct rp_pack *p, const char *name, const unsigned char
 	return RP_OK;
 }
 
-/* One entry, from data when fd < 0, else from fd. */
-static int pack_entry(struct rp_pack *p, const char *name, bool subject, const void *data, int fd,
-		      uint64_t size)
+static int pack_entry(struct rp_pack *p, const char *name, bool subject,
+		      const struct pack_src *src)
 {
 	struct rp_sha256 h = { NULL };
 	unsigned char d[RP_SHA256_LEN];
@@ -266,10 +273,10 @@ static int pack_entry(struct rp_pack *p, const char *name, bool subject, const v
 
 	rc = rp_sha256_init(&h);
 	if (!rc)
-		rc = pack_header(p, name, size);
+		rc = pack_header(p, name, src->size);
 	if (!rc)
-		rc = fd < 0 ? pack_data(p, name, &h, data, (size_t)size)
-			    : pack_copy_fd(p, name, &h, fd, size);
+		rc = src->fd < 0 ? pack_data(p, name, &h, src->data, (size_t)src->size)
+				 : pack_copy_fd(p, name, &h, src);
 	if (!rc && archive_write_finish_entry(p->a) != ARCHIVE_OK)
 		rc = pack_archive_error(p, name);
 	if (!rc)
@@ -284,25 +291,28 @@ static int pack_entry(struct rp_pack *p, const char *name, bool subject, const v
 
 int rp_pack_add_buf(struct rp_pack *p, const char *name, const void *data, size_t n)
 {
+	const struct pack_src src = { .data = data, .fd = -1, .size = n };
 	int rc = pack_check_name(p, name);
 
-	return rc ? rc : pack_entry(p, name, true, data, -1, n);
+	return rc ? rc : pack_entry(p, name, true, &src);
 }
 
-int rp_pack_add_fd(struct rp_pack *p, const char *name, int fd, uint64_t size)
+int rp_pack_add_fd(struct rp_pack *p, const char *name, int fd, uint64_t offset, uint64_t size)
 {
+	const struct pack_src src = { .fd = fd, .offset = offset, .size = size };
 	int rc = pack_check_name(p, name);
 
 	if (!rc && fd < 0)
 		rc = rp_error_set(RP_E_INVALID, "package_read_failed",
 				  "no file descriptor for entry '%s'", name);
-	return rc ? rc : pack_entry(p, name, true, NULL, fd, size);
+	return rc ? rc : pack_entry(p, name, true, &src);
 }
 
 int rp_pack_commit(struct rp_pack *p, const struct rp_key *key, const json_t *predicate,
 		   unsigned char pkg_sha256[RP_SHA256_LEN])
 {
 	struct rp_buf env = RP_BUF_INIT;
+	struct pack_src att = { .fd = -1 };
 	json_t *pred, *statement = NULL;
 	unsigned char digest[RP_SHA256_LEN];
 	char *text = NULL;
@@ -324,8 +334,11 @@ int rp_pack_commit(struct rp_pack *p, const struct rp_key *key, const json_t *pr
 	text = statement ? json_dumps(statement, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	rc = text ? rp_dsse_sign(&env, key, RP_DSSE_PAYLOAD_TYPE, text, strlen(text))
 		  : rp_error_set(RP_E_NOMEM, NULL, "cannot build the in-toto statement");
-	if (!rc)
-		rc = pack_entry(p, RP_PACK_ATTESTATION, false, env.data, -1, env.len);
+	if (!rc) {
+		att.data = env.data;
+		att.size = env.len;
+		rc = pack_entry(p, RP_PACK_ATTESTATION, false, &att);
+	}
 	if (!rc && archive_write_close(p->a) != ARCHIVE_OK)
 		rc = pack_archive_error(p, NULL);
 	if (!rc)

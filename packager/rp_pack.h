@@ -25,7 +25,7 @@
 #define RP_PACK_ATTESTATION "attestation.dsse.json"
 #define RP_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
 #define RP_PREDICATE_TYPE "urn:runpack:result:v1"
-#define RP_PACK_ZSTD_LEVEL 9
+#define RP_PACK_ZSTD_LEVEL 3
 
 struct rp_pack;
 
@@ -33,11 +33,13 @@ struct rp_pack;
  * are written the same way whatever the caller's locale. */
 int rp_pack_open(struct rp_pack **out, const char *final_path, int64_t mtime);
 int rp_pack_add_buf(struct rp_pack *p, const char *name, const void *data, size_t n);
-/* Add size bytes read from fd starting at offset 0 (pread). Fails when the
- * file is shorter than size. After any failed add the package can only be
+/* Add size bytes read from fd starting at offset (pread; the file position
+ * is not used), so several entries can share one staging file. Fails when
+ * the file is shorter than offset + size. After any failed add the package can only be
  * aborted. Error ids: package_bad_name, package_duplicate_entry,
  * package_read_failed, package_short_read, package_write_failed. */
-int rp_pack_add_fd(struct rp_pack *p, const char *name, int fd, uint64_t size);
+int rp_pack_add_fd(struct rp_pack *p, const char *name, int fd, uint64_t offset,
+		   uint64_t size);
 
 /* predicate (borrowed, may be NULL, else a JSON object) goes into the
  * statement. On success p is freed and the package's own sha256 is written to

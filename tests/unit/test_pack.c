@@ -67,7 +67,7 @@ static void write_sample(const char *path, int64_t mtime, unsigned char sha[RP_S
 	CHECK_INT(rp_pack_open(&p, path, mtime), RP_OK);
 	CHECK_INT(rp_pack_add_buf(p, "result.json", "{\"status\":\"succeeded\"}", 22), RP_OK);
 	CHECK_INT(rp_pack_add_buf(p, "events.jsonl", "", 0), RP_OK);
-	CHECK_INT(rp_pack_add_fd(p, "logs/stdout.log", fd, 300000), RP_OK);
+	CHECK_INT(rp_pack_add_fd(p, "logs/stdout.log", fd, 0, 300000), RP_OK);
 	CHECK_INT(rp_pack_add_buf(p, "files/h\xc3\xa9llo w\xc3\xb6rld.txt", "hi\n", 3), RP_OK);
 	CHECK_INT(rp_pack_add_buf(p, "files/a/very/long/path/that/does/not/fit/in/the/one/"
 				     "hundred/byte/ustar/name/field/so/it/needs/a/prefix/or/a/"
@@ -242,7 +242,7 @@ static void test_short_fd_fails(void)
 	CHECK(mkdir(dir, 0755) == 0);
 	snprintf(path, sizeof(path), "%s/out.tar.zst", dir);
 	CHECK_INT(rp_pack_open(&p, path, MTIME), RP_OK);
-	CHECK_INT(rp_pack_add_fd(p, "logs/stdout.log", fd, 1001), RP_E_IO);
+	CHECK_INT(rp_pack_add_fd(p, "logs/stdout.log", fd, 0, 1001), RP_E_IO);
 	CHECK_STR(rp_error_last()->id, "package_short_read");
 	CHECK(strstr(rp_error_last()->msg, "logs/stdout.log"));
 	/* The archive is unusable now; it says so instead of writing junk. */
