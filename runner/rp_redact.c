@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longer values would make patterns (and the hold-back window) huge. */
-#define SECRET_MAX_LEN (64u << 10)
 /* Derived forms shorter than this would mask ordinary text. */
 #define DERIVED_MIN_LEN 4
 /* Memory for full transition rows; deeper states go sparse. */
@@ -360,9 +358,9 @@ int rp_redactor_add_secret(struct rp_redactor *r, const char *name,
 		return rp_error_set(RP_E_INVALID, "secret_too_short",
 				    "secret '%s' is shorter than %d bytes and cannot be masked reliably",
 				    name, RP_SECRET_MIN_LEN);
-	if (len > SECRET_MAX_LEN)
+	if (len > RP_SECRET_MAX_LEN)
 		return rp_error_set(RP_E_TOOLARGE, "secret_too_long",
-				    "secret '%s' is longer than %u bytes", name, SECRET_MAX_LEN);
+				    "secret '%s' is longer than %u bytes", name, RP_SECRET_MAX_LEN);
 	rc = add_rule(r, name, &rule);
 	if (rc)
 		return rc;
@@ -497,7 +495,8 @@ int rp_redactor_compile(struct rp_redactor *r)
 	struct build b = { 0 };
 	struct state_info *by_node = NULL;
 	size_t total = 1, budget;
-	uint32_t dense_n, next_id = 0, classes = 1;
+	uint32_t dense_n, next_id = 0, classes = 0;
+	bool used[256];
 	int rc = RP_OK;
 
 	if (r->compiled)
@@ -505,13 +504,18 @@ int rp_redactor_compile(struct rp_redactor *r)
 	r->compiled = true;
 	if (!r->pats_n)
 		goto done;
-	memset(r->cls, 0, sizeof(r->cls));
+	/* Class 0 stands for every byte no pattern uses, unless there is none. */
+	memset(used, 0, sizeof(used));
 	for (size_t i = 0; i < r->pats_n; i++) {
 		total += r->pats[i].len;
 		for (size_t j = 0; j < r->pats[i].len; j++)
-			if (!r->cls[r->pats[i].p[j]])
-				r->cls[r->pats[i].p[j]] = (uint8_t)classes++;
+			used[r->pats[i].p[j]] = true;
 	}
+	for (unsigned c = 0; c < 256; c++)
+		classes += used[c];
+	classes = classes == 256 ? 0 : 1;
+	for (unsigned c = 0; c < 256; c++)
+		r->cls[c] = used[c] ? (uint8_t)classes++ : 0;
 	r->stride = classes;
 	if (total > UINT32_MAX / 256) {
 		rc = rp_error_set(RP_E_TOOLARGE, "redaction_too_large",
@@ -783,13 +787,9 @@ size_t rp_redact_stream_findings(const struct rp_redact_stream *s,
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->r->rules_n; i++) {
-		if (!s->counts[i])
-			continue;
-		if (n < max)
-			out[n] = (struct rp_redact_finding){ s->r->rules[i].id, s->counts[i] };
-		n++;
-	}
+	for (size_t i = 0; i < s->r->rules_n && n < max; i++)
+		if (s->counts[i])
+			out[n++] = (struct rp_redact_finding){ s->r->rules[i].id, s->counts[i] };
 	return n;
 }
 

@@ -8,11 +8,11 @@
  * Today the engine masks exact values (the injected secrets) in every common
  * encoding: raw, standard and URL-safe base64 at all three alignments,
  * percent-encoding (upper and lower hex, '+' for space) and JSON string
- * escaping. Matching is multi-pattern (Aho-Corasick) and streaming: memory is
- * bounded by the longest pattern, and a value split across any number of
- * writes is still caught. Each match is replaced by "[REDACTED:<rule-id>]";
- * for an injected secret the rule id is "secret:<NAME>". Pattern rules plug in
- * behind the same stream interface.
+ * escaping, and hex (upper and lower). Matching is multi-pattern
+ * (Aho-Corasick) and streaming: memory is bounded by the longest pattern, and
+ * a value split across any number of writes is still caught. Each match is
+ * replaced by "[REDACTED:<rule-id>]"; for an injected secret the rule id is
+ * "secret:<NAME>". Pattern rules plug in behind the same stream interface.
  *
  * Usage: rp_redactor_new, rp_redactor_add_secret..., rp_redactor_compile;
  * then any number of streams (or rp_redact_buf for whole buffers). A compiled
@@ -30,6 +30,9 @@
 /* Values shorter than this are refused: masking them would shred the output
  * and could never be complete (they occur in ordinary text). */
 #define RP_SECRET_MIN_LEN 8
+/* Longer values are refused: their encoded forms would make the automaton
+ * and the hold-back window needlessly large. */
+#define RP_SECRET_MAX_LEN (64u << 10)
 
 struct rp_redactor;
 struct rp_redact_stream;
@@ -43,7 +46,9 @@ struct rp_redact_finding {
 };
 
 int rp_redactor_new(struct rp_redactor **out);
-/* Error id "secret_too_short" when len < RP_SECRET_MIN_LEN. */
+/* Error ids "secret_too_short" (len < RP_SECRET_MIN_LEN) and
+ * "secret_too_long" (len > RP_SECRET_MAX_LEN); messages name the secret,
+ * never its value. */
 int rp_redactor_add_secret(struct rp_redactor *r, const char *name,
 			   const unsigned char *value, size_t len);
 int rp_redactor_compile(struct rp_redactor *r);
@@ -54,7 +59,8 @@ int rp_redact_stream_new(struct rp_redact_stream **out, const struct rp_redactor
 int rp_redact_stream_write(struct rp_redact_stream *s, const void *p, size_t n);
 /* Flush the hold-back window; no write may follow. */
 int rp_redact_stream_finish(struct rp_redact_stream *s);
-/* Findings with count > 0, in rule order; valid until the stream is freed. */
+/* Findings with count > 0, in rule order; valid until the stream is freed.
+ * Returns how many were stored in out (at most max). */
 size_t rp_redact_stream_findings(const struct rp_redact_stream *s,
 				 struct rp_redact_finding *out, size_t max);
 void rp_redact_stream_free(struct rp_redact_stream *s);

@@ -148,17 +148,13 @@ static pid_t clone_process(unsigned long flags)
 
 /* ---- in the children: system calls only, until exec ---- */
 
-static void send_exec_msg(int fd, int stage, int err)
+/* Tell runpack which step before exec failed; the agent never ran. */
+static _Noreturn void fail_exec(int fd, int stage, int err)
 {
 	struct exec_msg m = { stage, err };
 
 	if (write(fd, &m, sizeof(m)) < 0)
-		_exit(127);
-}
-
-static _Noreturn void fail_exec(int fd, int stage, int err)
-{
-	send_exec_msg(fd, stage, err);
+		_exit(126);
 	_exit(127);
 }
 
@@ -544,10 +540,12 @@ static int start_ns(struct run *run, unsigned long flags)
 		init_main(&run->plan);
 	close_fd(&run->plan.status_w);
 	if (pid < 0) {
+		int err = errno;
+
 		close(status_r);
-		if (ns_unavailable(errno))
+		if (ns_unavailable(err))
 			return 1;
-		return rp_error_set_errno(RP_E_IO, "spawn_failed", errno,
+		return rp_error_set_errno(RP_E_IO, "spawn_failed", err,
 					  "cannot start the agent's process tree");
 	}
 	do
@@ -596,8 +594,10 @@ static int start_tree(struct run *run)
 	size_t n = 0;
 	int rc = 1;
 
-	/* Isolation first; then without a user namespace when root, because
-	 * real root ids make resource accounting honest. */
+	/* Network isolation first if asked for. Root tries without a user
+	 * namespace first; with one, an unprivileged runpack (or a root one
+	 * lacking CAP_SYS_ADMIN, as in many containers) can still make the
+	 * others. */
 	if (!off || strcmp(off, "1") != 0) {
 		for (int net = run->o->isolate_network; net >= 0; net--) {
 			unsigned long base = CLONE_NEWPID | (net ? CLONE_NEWNET : 0);
@@ -880,9 +880,11 @@ static int poll_timeout(const struct run *run, int64_t now)
 		next = run->kill_at;
 	if (run->tree_done && (next < 0 || run->drain_until < next))
 		next = run->drain_until;
-	if (next < 0)
-		return -1;
-	return next <= now ? 0 : next - now > 60000 ? 60000 : (int)(next - now);
+	/* Wake up at least every second: a SIGCHLD taken by some thread that
+	 * does not block it would otherwise leave the tree unreaped forever. */
+	if (next < 0 || next - now > 1000)
+		return 1000;
+	return next <= now ? 0 : (int)(next - now);
 }
 
 static int check_clocks(struct run *run)
@@ -906,7 +908,7 @@ static int supervise(struct run *run)
 {
 	const struct rp_spawn_opts *o = run->o;
 	struct pollfd pfd[5];
-	int rc = RP_OK;
+	int rc = RP_OK, ready;
 
 	if (o->wall_ms > 0)
 		run->deadline = rp_mono_ms() + o->wall_ms;
@@ -922,11 +924,14 @@ static int supervise(struct run *run)
 		pfd[2] = (struct pollfd){ .fd = run->sfd, .events = POLLIN };
 		pfd[3] = (struct pollfd){ .fd = run->out_r, .events = POLLIN };
 		pfd[4] = (struct pollfd){ .fd = run->err_r, .events = POLLIN };
-		if (poll(pfd, 5, poll_timeout(run, rp_mono_ms())) < 0) {
-			if (errno == EINTR)
-				continue;
+		ready = poll(pfd, 5, poll_timeout(run, rp_mono_ms()));
+		if (ready < 0 && errno != EINTR) {
 			rc = rp_error_set_errno(RP_E_IO, "spawn_failed", errno, "poll failed");
 			break;
+		}
+		if (ready <= 0) {
+			rc = reap(run);
+			continue;
 		}
 		if (pfd[0].revents)
 			rc = handle_exec(run);
@@ -964,6 +969,7 @@ int rp_spawn_run(struct rp_spawn_result *res, const struct rp_spawn_opts *opts)
 		.out_r = -1, .err_r = -1, .exec_r = -1, .status_r = -1, .sfd = -1,
 		.plan = { .null_fd = -1, .out_w = -1, .err_w = -1, .exec_w = -1, .status_w = -1 },
 	};
+	sigset_t mask;
 	int rc, sig;
 
 	*res = (struct rp_spawn_result){ 0 };
@@ -971,6 +977,14 @@ int rp_spawn_run(struct rp_spawn_result *res, const struct rp_spawn_opts *opts)
 	if (!opts->argv || !opts->argv[0] || !opts->envp || !opts->cwd || !opts->out_sink ||
 	    !opts->err_sink) {
 		rc = rp_error_set(RP_E_INTERNAL, NULL, "incomplete spawn options");
+		goto done;
+	}
+	/* Unblocked, a stop signal would kill runpack instead of the tree. */
+	pthread_sigmask(SIG_BLOCK, NULL, &mask);
+	if (!sigismember(&mask, SIGINT) || !sigismember(&mask, SIGTERM) ||
+	    !sigismember(&mask, SIGCHLD)) {
+		rc = rp_error_set(RP_E_INTERNAL, NULL,
+				  "SIGINT, SIGTERM and SIGCHLD must be blocked before spawning");
 		goto done;
 	}
 	if (rp_spawn_cancel_pending(&sig)) {

@@ -12,15 +12,24 @@
  *     processes it left behind are killed with the namespace.
  *   - fallback (no namespaces): a new session and process group, runpack as
  *     child subreaper, and a kill loop over the group and every re-parented
- *     descendant until none is left.
- * With isolate_network the tree also gets a new, empty network namespace.
+ *     descendant until none is left. In this mode a run reaps and kills
+ *     every child runpack has (waitpid(-1)), so run it with no other child
+ *     processes alive. RUNPACK_NO_NAMESPACES=1 in runpack's environment
+ *     forces this mode (tests, or hosts where namespaces misbehave).
+ * With isolate_network the tree also gets a new, empty network namespace
+ * (loopback up).
  *
  * Stops: wall timeout, or SIGINT/SIGTERM delivered to runpack (the caller must
  * block SIGINT, SIGTERM and SIGCHLD with rp_spawn_block_signals() before any
- * setup, so a signal that arrives early is seen, not lost). A stop sends
- * SIGTERM to the tree, waits grace_ms, then sends SIGKILL.
+ * setup and before creating any thread, so a signal that arrives early is
+ * seen, not lost). A stop sends SIGTERM to the tree, waits grace_ms, then
+ * sends SIGKILL; a second SIGINT/SIGTERM sends SIGKILL at once. The signal
+ * that cancels a run is consumed.
  *
- * Never prints; reports through rp_events and the result struct.
+ * Never prints; reports through rp_events and the result struct. Events:
+ * agent_started {pid, processTree}, agent_start_failed {stage, error},
+ * timeout {afterMs}, cancel_requested {signal}, signal_sent {signal, target},
+ * agent_exited {exitCode | signal}, leftovers_killed {count}.
  */
 #ifndef RP_SPAWN_H
 #define RP_SPAWN_H
@@ -83,8 +92,8 @@ bool rp_spawn_cancel_pending(int *signo);
 /*
  * Run the agent to completion. Returns RP_OK whenever the outcome is known
  * (including failure to exec, timeout and cancellation: see *res), and a
- * negative code only for internal failures (pipes, fork), in which case any
- * started tree has been killed.
+ * negative code only for internal failures (pipes, fork; or SIGINT, SIGTERM
+ * and SIGCHLD not blocked), in which case any started tree has been killed.
  */
 int rp_spawn_run(struct rp_spawn_result *res, const struct rp_spawn_opts *opts);
 

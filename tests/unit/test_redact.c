@@ -2,6 +2,8 @@
 #include "rp_buf.h"
 #include "rp_error.h"
 #include "rp_redact.h"
+#include "rp_secrets.h"
+#include "rp_util.h"
 
 #include <sodium.h>
 #include <stdbool.h>
@@ -329,8 +331,8 @@ static void test_findings(void)
 	CHECK_INT(f[0].count, 4);
 	CHECK_STR(f[1].rule, "secret:TWO");
 	CHECK_INT(f[1].count, 1);
-	/* max bounds what is stored, not what is reported. */
-	CHECK_INT(rp_redact_stream_findings(s, f, 1), 2);
+	CHECK_INT(rp_redact_stream_findings(s, f, 1), 1);
+	CHECK_STR(f[0].rule, "secret:ONE");
 	rp_redact_stream_free(s);
 	rp_buf_release(&out);
 	rp_redactor_free(r);
@@ -425,6 +427,80 @@ static void test_json_colliding_keys(void)
 	rp_redactor_free(r);
 }
 
+/* Large enough that most states are sparse (the dense-row budget is spent). */
+static void test_long_secret(void)
+{
+	static const char *const names[] = { "BIG" };
+	struct rp_buf in = RP_BUF_INIT, out = RP_BUF_INIT, pieces = RP_BUF_INIT;
+	unsigned char value[16384], prefixed[sizeof(value) + 2];
+	char b64[sizeof(value) * 2];
+	const char *vals[1];
+	struct rp_redactor *r;
+	const char *tail;
+
+	randombytes_buf(value, sizeof(value));
+	for (size_t i = 0; i < sizeof(value); i++)
+		value[i] = value[i] ? value[i] : 1;
+	value[sizeof(value) - 1] = '\0';
+	vals[0] = (const char *)value;
+	r = new_redactor(names, vals, 1);
+	memcpy(prefixed, "ab", 2);
+	memcpy(prefixed + 2, value, sizeof(value));
+	sodium_bin2base64(b64, sizeof(b64), prefixed, sizeof(prefixed) - 1,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	/* A long near-miss (a prefix of the value), the value, its base64. */
+	append(&in, "<");
+	CHECK_INT(rp_buf_append(&in, value, 5000), RP_OK);
+	append(&in, "|");
+	append(&in, (const char *)value);
+	append(&in, "|");
+	append(&in, b64);
+	append(&in, ">");
+	CHECK_INT(rp_redact_buf(r, in.data, in.len, &out, NULL), RP_OK);
+	CHECK(memcmp(out.data, in.data, 5002) == 0);
+	tail = (const char *)out.data + 5002;
+	CHECK(strncmp(tail, "[REDACTED:secret:BIG]|", 22) == 0);
+	CHECK(strncmp(tail + 22, b64, 3) == 0);
+	CHECK(strncmp(tail + 25, "[REDACTED:secret:BIG]", 21) == 0);
+	CHECK(strlen(tail + 46) <= 4);
+	for (unsigned seed = 1; seed <= 5; seed++) {
+		rp_buf_reset(&pieces);
+		srand(seed);
+		stream_through(r, &in, random_piece, &pieces);
+		CHECK_INT(pieces.len, out.len);
+		CHECK(memcmp(pieces.data, out.data, out.len) == 0);
+	}
+	rp_buf_release(&in);
+	rp_buf_release(&out);
+	rp_buf_release(&pieces);
+	rp_redactor_free(r);
+}
+
+/* Every byte value occurs in a pattern: no byte class is left for "other". */
+static void test_all_byte_values(void)
+{
+	struct rp_redactor *r = NULL;
+	struct rp_buf in = RP_BUF_INIT, out = RP_BUF_INIT;
+	unsigned char value[256];
+
+	for (int i = 0; i < 256; i++)
+		value[i] = (unsigned char)(255 - i);
+	CHECK_INT(rp_redactor_new(&r), RP_OK);
+	CHECK_INT(rp_redactor_add_secret(r, "ALL", value, sizeof(value)), RP_OK);
+	CHECK_INT(rp_redactor_compile(r), RP_OK);
+	append(&in, "x");
+	CHECK_INT(rp_buf_append(&in, value, sizeof(value)), RP_OK);
+	CHECK_INT(rp_buf_append(&in, value, 100), RP_OK);
+	append(&in, "y");
+	CHECK_INT(rp_redact_buf(r, in.data, in.len, &out, NULL), RP_OK);
+	CHECK_INT(out.len, 1 + strlen("[REDACTED:secret:ALL]") + 100 + 1);
+	CHECK(memcmp(out.data, "x[REDACTED:secret:ALL]", 22) == 0);
+	CHECK(memcmp(out.data + 22, value, 100) == 0);
+	rp_buf_release(&in);
+	rp_buf_release(&out);
+	rp_redactor_free(r);
+}
+
 static void test_too_short_refused(void)
 {
 	struct rp_redactor *r = NULL;
@@ -438,6 +514,69 @@ static void test_too_short_refused(void)
 	CHECK(!strstr(e->msg, "hunter2"));
 	CHECK_INT(rp_redactor_add_secret(r, "EIGHT", (const unsigned char *)"hunter22", 8), RP_OK);
 	rp_redactor_free(r);
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	CHECK(f);
+	CHECK(fwrite(p, 1, n, f) == n);
+	CHECK(fclose(f) == 0);
+}
+
+static void test_secrets_resolve(void)
+{
+	static char env_name[] = "FROM_ENV", file_name[] = "FROM_FILE", missing[] = "MISSING";
+	static char env_var[] = "RP_TEST_SECRET_VALUE", unset_var[] = "RP_TEST_SECRET_UNSET";
+	static char no_file[] = "/nonexistent/secret";
+	char *file = rp_path_join(harness_tmpdir(), "token"), *nul = rp_path_join(harness_tmpdir(), "nul");
+	struct rp_secret_ref refs[3] = {
+		{ env_name, RP_SECRET_ENV, env_var },
+		{ file_name, RP_SECRET_FILE, file },
+		{ missing, RP_SECRET_ENV, unset_var },
+	};
+	struct rp_manifest m = { 0 };
+	struct rp_secrets sec = { 0 };
+	const struct rp_error *e;
+
+	CHECK(file && nul);
+	setenv("RP_TEST_SECRET_VALUE", "env-value-123", 1);
+	unsetenv("RP_TEST_SECRET_UNSET");
+	write_file(file, "file-value-456\n\n", 16);
+	m.secrets = refs;
+	m.secrets_n = 2;
+	CHECK_INT(rp_secrets_resolve(&sec, &m), RP_OK);
+	CHECK_INT(sec.n, 2);
+	CHECK_STR(sec.v[0].name, "FROM_ENV");
+	CHECK_STR((const char *)sec.v[0].value, "env-value-123");
+	CHECK_INT(sec.v[0].len, 13);
+	/* Exactly one trailing newline is stripped. */
+	CHECK_STR((const char *)sec.v[1].value, "file-value-456\n");
+	rp_secrets_free(&sec);
+	CHECK(sec.v == NULL && sec.n == 0);
+
+	m.secrets_n = 3;
+	CHECK(rp_secrets_resolve(&sec, &m) < 0);
+	CHECK(sec.v == NULL && sec.n == 0);
+	e = rp_error_last();
+	CHECK_STR(e->id, "secret_unresolved");
+	CHECK(strstr(e->msg, "MISSING") && strstr(e->msg, "RP_TEST_SECRET_UNSET"));
+
+	write_file(nul, "abc\0defghij", 11);
+	refs[1].ref = nul;
+	m.secrets_n = 2;
+	CHECK(rp_secrets_resolve(&sec, &m) < 0);
+	e = rp_error_last();
+	CHECK_STR(e->id, "secret_invalid");
+	CHECK(strstr(e->msg, "FROM_FILE") && strstr(e->msg, nul) && !strstr(e->msg, "abc"));
+
+	refs[1].ref = no_file;
+	CHECK(rp_secrets_resolve(&sec, &m) < 0);
+	CHECK_STR(rp_error_last()->id, "secret_unresolved");
+	unsetenv("RP_TEST_SECRET_VALUE");
+	free(file);
+	free(nul);
 }
 
 int main(void)
@@ -455,6 +594,9 @@ int main(void)
 	RUN(test_hold_back_bounded);
 	RUN(test_json);
 	RUN(test_json_colliding_keys);
+	RUN(test_long_secret);
+	RUN(test_all_byte_values);
 	RUN(test_too_short_refused);
+	RUN(test_secrets_resolve);
 	return harness_done();
 }

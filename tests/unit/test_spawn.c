@@ -598,6 +598,25 @@ static void test_unprivileged_user_namespace(void)
 	CHECK_INT(nobody_status, 0);
 }
 
+static void test_requires_blocked_signals(void)
+{
+	const char *argv[] = { "/bin/true", NULL };
+	struct rp_spawn_result res;
+	struct job j;
+	sigset_t chld;
+	int rc;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	job_init(&j, argv);
+	pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
+	rc = rp_spawn_run(&res, &j.opts);
+	pthread_sigmask(SIG_BLOCK, &chld, NULL);
+	CHECK(rc < 0);
+	CHECK(!res.started);
+	job_release(&j);
+}
+
 static void test_probe_matches_spawn(void)
 {
 	const char *argv[] = { "/bin/true", NULL };
@@ -653,6 +672,7 @@ int main(void)
 		       ? "cannot switch to nobody" : "no user namespaces for nobody");
 	else
 		RUN(test_unprivileged_user_namespace);
+	RUN(test_requires_blocked_signals);
 	RUN(test_probe_matches_spawn);
 	return harness_done();
 }
