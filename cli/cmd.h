@@ -38,6 +38,11 @@ void cmd_keygen_usage(FILE *f);
 void cmd_redact_usage(FILE *f);
 void cmd_doctor_usage(FILE *f);
 
+/* "runpack: CMD: <message>" plus a pointer to CMD's --help on stderr;
+ * returns RP_EXIT_USAGE. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* "runpack: <message>" on stderr, from the last rp_error. */
 void cmd_print_error(const char *context);
 /* Print a JSON value on stdout as one line plus newline; checks the write and

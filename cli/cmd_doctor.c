@@ -206,15 +206,11 @@ int cmd_doctor(int argc, char **argv)
 			cmd_doctor_usage(stdout);
 			return fflush(stdout) == 0 ? RP_EXIT_OK : RP_EXIT_INTERNAL;
 		default:
-			fprintf(stderr, "runpack: bad option '%s' (see 'runpack doctor --help')\n",
-				argv[optind - 1]);
-			return RP_EXIT_USAGE;
+			return cmd_usage_error("doctor", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "runpack: unexpected argument '%s'\n", argv[optind]);
-		return RP_EXIT_USAGE;
-	}
+	if (optind < argc)
+		return cmd_usage_error("doctor", "unexpected argument '%s'", argv[optind]);
 	git_libgit2_init();
 	rp_spawn_probe(&caps);
 	pol = policy_json(policy);

@@ -33,20 +33,6 @@ void cmd_inspect_usage(FILE *f)
 		"  -h, --help        show this help\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("runpack: inspect: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'runpack inspect --help'.\n", stderr);
-	return RP_EXIT_USAGE;
-}
-
 /* Everything shown comes from an unverified file: no control bytes reach the
  * terminal. */
 static void print_safe(const char *s)
@@ -218,18 +204,18 @@ int cmd_inspect(int argc, char **argv)
 			cmd_inspect_usage(stdout);
 			return fflush(stdout) == 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
 		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
+			return cmd_usage_error("inspect", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return cmd_usage_error("inspect", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
-		return usage_error("which package? give PACKAGE");
+		return cmd_usage_error("inspect", "which package? give PACKAGE");
 	if (optind + 1 < argc)
-		return usage_error("unexpected argument '%s' (one package at a time)",
+		return cmd_usage_error("inspect", "unexpected argument '%s' (one package at a time)",
 				   argv[optind + 1]);
 	if (json && cat)
-		return usage_error("--cat writes raw bytes; it does not combine with --json");
+		return cmd_usage_error("inspect", "--cat writes raw bytes; it does not combine with --json");
 	pkg = argv[optind];
 
 	if (cat) {

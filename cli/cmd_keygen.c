@@ -27,20 +27,6 @@ void cmd_keygen_usage(FILE *f)
 		"  -h, --help              show this help\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("runpack: keygen: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'runpack keygen --help'.\n", stderr);
-	return RP_EXIT_USAGE;
-}
-
 int cmd_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -72,17 +58,17 @@ int cmd_keygen(int argc, char **argv)
 			cmd_keygen_usage(stdout);
 			return fflush(stdout) == 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
 		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
+			return cmd_usage_error("keygen", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return cmd_usage_error("keygen", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+		return cmd_usage_error("keygen", "unexpected argument '%s'", argv[optind]);
 	if (!secret_path || !*secret_path)
-		return usage_error("--secret-key FILE is required");
+		return cmd_usage_error("keygen", "--secret-key FILE is required");
 	if (!public_path || !*public_path)
-		return usage_error("--public-key FILE is required");
+		return cmd_usage_error("keygen", "--public-key FILE is required");
 
 	if (rp_key_generate(&k) || rp_key_write(k, secret_path, public_path, force)) {
 		cmd_print_error("keygen");

@@ -31,20 +31,6 @@ void cmd_verify_usage(FILE *f)
 		"  -h, --help          show this help\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("runpack: verify: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'runpack verify --help'.\n", stderr);
-	return RP_EXIT_USAGE;
-}
-
 /* Package paths and entry names are bytes; JSON wants UTF-8. */
 static json_t *json_name(const char *s)
 {
@@ -114,21 +100,21 @@ int cmd_verify(int argc, char **argv)
 			cmd_verify_usage(stdout);
 			return fflush(stdout) == 0 ? RP_EXIT_OK : RP_EXIT_USAGE;
 		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
+			return cmd_usage_error("verify", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return cmd_usage_error("verify", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
-		return usage_error("which package? give PACKAGE");
+		return cmd_usage_error("verify", "which package? give PACKAGE");
 	if (optind + 1 < argc)
-		return usage_error("unexpected argument '%s' (one package at a time)",
+		return cmd_usage_error("verify", "unexpected argument '%s' (one package at a time)",
 				   argv[optind + 1]);
 	pkg = argv[optind];
 	if (key_file && key_b64)
-		return usage_error("give the public key once: --pubkey FILE or -P BASE64");
+		return cmd_usage_error("verify", "give the public key once: --pubkey FILE or -P BASE64");
 	if (!key_file && !key_b64)
-		return usage_error("a public key is needed: --pubkey FILE or -P BASE64");
+		return cmd_usage_error("verify", "a public key is needed: --pubkey FILE or -P BASE64");
 
 	if (key_file ? rp_key_load_public(&pub, key_file) : rp_key_parse_public(&pub, key_b64)) {
 		cmd_print_error(key_file ? NULL : "-P");

@@ -13,9 +13,11 @@
 #define HARNESS_H
 
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int harness_failed_n, harness_passed_n;
 static jmp_buf harness_jmp;
@@ -81,6 +83,40 @@ static inline const char *harness_tmpdir(void)
 		}
 	}
 	return harness_dir;
+}
+
+/* name inside harness_tmpdir(); the result stays valid for 16 more calls. */
+static inline char *harness_path(const char *name)
+{
+	static char paths[16][512];
+	static int next;
+	char *p = paths[next++ % 16];
+
+	snprintf(p, 512, "%s/%s", harness_tmpdir(), name);
+	return p;
+}
+
+static inline void harness_write_file(const char *path, const void *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	CHECK(f);
+	CHECK(fwrite(data, 1, n, f) == n);
+	CHECK(fclose(f) == 0);
+}
+
+/* Run a shell command; its exit status, or 128 when it did not exit. */
+static inline __attribute__((format(printf, 1, 2))) int harness_sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 static inline int harness_done(void)

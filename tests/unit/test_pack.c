@@ -20,16 +20,6 @@
 #define FIXTURE_KEY "fixtures/keys/test-only.key"
 #define MTIME 1700000000
 
-static char *tmp_path(const char *name)
-{
-	static char paths[16][512];
-	static int next;
-	char *p = paths[next++ % 16];
-
-	snprintf(p, 512, "%s/%s", harness_tmpdir(), name);
-	return p;
-}
-
 static struct rp_key *fixture_key(void)
 {
 	struct rp_key *k = NULL;
@@ -41,7 +31,7 @@ static struct rp_key *fixture_key(void)
 /* A file holding size bytes of a pattern, open for reading. */
 static int pattern_fd(const char *name, size_t size)
 {
-	const char *path = tmp_path(name);
+	const char *path = harness_path(name);
 	unsigned char buf[4096];
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	size_t done, n;
@@ -88,7 +78,7 @@ static void read_all(struct rp_buf *out, const char *path)
  * the bytes must be identical. */
 static void test_deterministic(void)
 {
-	const char *a = tmp_path("a.tar.zst"), *b = tmp_path("b.tar.zst"), *c = tmp_path("c.tar.zst");
+	const char *a = harness_path("a.tar.zst"), *b = harness_path("b.tar.zst"), *c = harness_path("c.tar.zst");
 	struct rp_buf ba = RP_BUF_INIT, bb = RP_BUF_INIT;
 	unsigned char sha[RP_SHA256_LEN], file_sha[RP_SHA256_LEN];
 	pid_t pid;
@@ -127,7 +117,7 @@ static void test_deterministic(void)
 
 static void test_entry_metadata(void)
 {
-	const char *path = tmp_path("meta.tar.zst");
+	const char *path = harness_path("meta.tar.zst");
 	struct archive *ar = archive_read_new();
 	struct archive_entry *e;
 	unsigned char sha[RP_SHA256_LEN];
@@ -279,7 +269,7 @@ static void test_commit_failure_leaves_pack(void)
 
 static void test_statement(void)
 {
-	const char *path = tmp_path("stmt.tar.zst");
+	const char *path = harness_path("stmt.tar.zst");
 	struct rp_buf att = RP_BUF_INIT, payload = RP_BUF_INIT;
 	struct rp_key *k = fixture_key();
 	struct rp_package_entry *v = NULL;

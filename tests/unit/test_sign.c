@@ -17,41 +17,6 @@
 #define FIXTURE_KEYID "60024C4BE8D1B653"
 #define FIXTURE_PUB_B64 "RWRTttHoS0wCYDtmwOx38SaSthxlcdtEY5M2BQOwLGiIK7AqrqoR2Nc4"
 
-static char *tmp_path(const char *name)
-{
-	static char paths[16][512];
-	static int next;
-	char *p = paths[next++ % 16];
-
-	snprintf(p, 512, "%s/%s", harness_tmpdir(), name);
-	return p;
-}
-
-static void write_text(const char *path, const void *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	CHECK(f);
-	CHECK(fwrite(data, 1, n, f) == n);
-	CHECK(fclose(f) == 0);
-}
-
-static int run_quiet(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command; its exit status, or 128 when it did not exit. */
-static int run_quiet(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 static mode_t file_mode(const char *path)
 {
 	struct stat st;
@@ -63,7 +28,7 @@ static mode_t file_mode(const char *path)
 static void test_key_roundtrip(void)
 {
 	struct rp_key *k = NULL, *sk = NULL, *pk = NULL;
-	const char *s = tmp_path("rt.key"), *p = tmp_path("rt.pub");
+	const char *s = harness_path("rt.key"), *p = harness_path("rt.pub");
 
 	CHECK_INT(rp_key_generate(&k), RP_OK);
 	CHECK_INT(strlen(k->keyid), RP_KEYID_HEX_LEN);
@@ -87,7 +52,7 @@ static void test_key_roundtrip(void)
 static void test_key_write_refuses_existing(void)
 {
 	struct rp_key *a = NULL, *b = NULL, *loaded = NULL;
-	const char *s = tmp_path("ex.key"), *p = tmp_path("ex.pub"), *s2 = tmp_path("ex2.key");
+	const char *s = harness_path("ex.key"), *p = harness_path("ex.pub"), *s2 = harness_path("ex2.key");
 
 	CHECK_INT(rp_key_generate(&a), RP_OK);
 	CHECK_INT(rp_key_generate(&b), RP_OK);
@@ -114,7 +79,7 @@ static void test_key_write_refuses_existing(void)
 static void test_secret_key_symlink_refused(void)
 {
 	struct rp_key *k = NULL;
-	const char *link = tmp_path("link.key");
+	const char *link = harness_path("link.key");
 
 	unlink(link);
 	CHECK(symlink(FIXTURE_KEY, link) == 0);
@@ -170,9 +135,9 @@ static void test_bad_public_keys(void)
 		CHECK_STR(rp_error_last()->id, "key_invalid");
 		CHECK(!k);
 	}
-	write_text(tmp_path("nocomment.pub"), FIXTURE_PUB_B64 "\n", strlen(FIXTURE_PUB_B64) + 1);
-	CHECK_INT(rp_key_load_public(&k, tmp_path("nocomment.pub")), RP_E_PARSE);
-	CHECK_INT(rp_key_load_public(&k, tmp_path("does-not-exist.pub")), RP_E_NOTFOUND);
+	harness_write_file(harness_path("nocomment.pub"), FIXTURE_PUB_B64 "\n", strlen(FIXTURE_PUB_B64) + 1);
+	CHECK_INT(rp_key_load_public(&k, harness_path("nocomment.pub")), RP_E_PARSE);
+	CHECK_INT(rp_key_load_public(&k, harness_path("does-not-exist.pub")), RP_E_NOTFOUND);
 	CHECK_STR(rp_error_last()->id, "key_unreadable");
 }
 
@@ -193,7 +158,7 @@ static void edit_secret_key(const char *src, const char *dst, void (*edit)(unsig
 	edit(raw);
 	sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
 	snprintf(out, sizeof(out), "untrusted comment: edited\n%s\n", b64);
-	write_text(dst, out, strlen(out));
+	harness_write_file(dst, out, strlen(out));
 	rp_buf_release(&text);
 }
 
@@ -204,21 +169,21 @@ static void break_secret(unsigned char *raw) { raw[62 + 3] ^= 1; }
 static void test_secret_key_checks(void)
 {
 	struct rp_key *k = NULL, *gen = NULL;
-	const char *ours = tmp_path("ours.key");
+	const char *ours = harness_path("ours.key");
 
-	edit_secret_key(FIXTURE_KEY, tmp_path("enc.key"), make_encrypted);
-	CHECK_INT(rp_key_load_secret(&k, tmp_path("enc.key")), RP_E_UNSUPPORTED);
+	edit_secret_key(FIXTURE_KEY, harness_path("enc.key"), make_encrypted);
+	CHECK_INT(rp_key_load_secret(&k, harness_path("enc.key")), RP_E_UNSUPPORTED);
 	CHECK_STR(rp_error_last()->id, "key_encrypted");
 	CHECK(strstr(rp_error_last()->msg, "minisign -G -W"));
 	/* minisign 0.11 writes no checksum for -W keys: the halves are compared. */
-	edit_secret_key(FIXTURE_KEY, tmp_path("halves.key"), break_secret);
-	CHECK_INT(rp_key_load_secret(&k, tmp_path("halves.key")), RP_E_PARSE);
+	edit_secret_key(FIXTURE_KEY, harness_path("halves.key"), break_secret);
+	CHECK_INT(rp_key_load_secret(&k, harness_path("halves.key")), RP_E_PARSE);
 	CHECK_STR(rp_error_last()->id, "key_invalid");
 	/* Keys runpack writes carry a real checksum, and it is checked. */
 	CHECK_INT(rp_key_generate(&gen), RP_OK);
-	CHECK_INT(rp_key_write(gen, ours, tmp_path("ours.pub"), false), RP_OK);
-	edit_secret_key(ours, tmp_path("chk.key"), break_checksum);
-	CHECK_INT(rp_key_load_secret(&k, tmp_path("chk.key")), RP_E_PARSE);
+	CHECK_INT(rp_key_write(gen, ours, harness_path("ours.pub"), false), RP_OK);
+	edit_secret_key(ours, harness_path("chk.key"), break_checksum);
+	CHECK_INT(rp_key_load_secret(&k, harness_path("chk.key")), RP_E_PARSE);
 	CHECK(strstr(rp_error_last()->msg, "checksum"));
 	CHECK(!k);
 	rp_key_free(gen);
@@ -418,25 +383,25 @@ static void test_minisig_accepted_by_minisign(void)
 {
 	struct rp_buf sig = RP_BUF_INIT, pub = RP_BUF_INIT;
 	struct rp_key *k = NULL;
-	const char *file = tmp_path("signed.bin"), *sigf = tmp_path("signed.bin.minisig");
-	const char *pubf = tmp_path("signer.pub");
+	const char *file = harness_path("signed.bin"), *sigf = harness_path("signed.bin.minisig");
+	const char *pubf = harness_path("signer.pub");
 	int fd;
 
 	CHECK_INT(rp_key_generate(&k), RP_OK);
 	CHECK_INT(rp_key_public_text(k, &pub), RP_OK);
-	write_text(pubf, pub.data, pub.len);
-	write_text(file, "some bytes\0with a NUL\n", 22);
+	harness_write_file(pubf, pub.data, pub.len);
+	harness_write_file(file, "some bytes\0with a NUL\n", 22);
 	fd = open_ro(file);
 	CHECK_INT(rp_minisig_sign_fd(&sig, k, fd, "runpack test\tfile:signed.bin"), RP_OK);
 	close(fd);
-	write_text(sigf, sig.data, sig.len);
-	CHECK_INT(run_quiet("minisign -Vm %s -x %s -p %s -q", file, sigf, pubf), 0);
+	harness_write_file(sigf, sig.data, sig.len);
+	CHECK_INT(harness_sh("minisign -Vm %s -x %s -p %s -q", file, sigf, pubf), 0);
 	fd = open_ro(file);
 	CHECK_INT(rp_minisig_verify_fd(k, fd, sig.data, sig.len), RP_OK);
 	close(fd);
 
-	write_text(file, "some bytes\0with a NUL\r", 22);
-	CHECK_INT(run_quiet("minisign -Vm %s -x %s -p %s -q", file, sigf, pubf), 1);
+	harness_write_file(file, "some bytes\0with a NUL\r", 22);
+	CHECK_INT(harness_sh("minisign -Vm %s -x %s -p %s -q", file, sigf, pubf), 1);
 	fd = open_ro(file);
 	CHECK_INT(rp_minisig_verify_fd(k, fd, sig.data, sig.len), RP_E_VERIFY);
 	CHECK_STR(rp_error_last()->id, "minisig_bad_signature");
@@ -450,12 +415,12 @@ static void test_minisig_trusted_comment_bound(void)
 {
 	struct rp_buf sig = RP_BUF_INIT;
 	struct rp_key *k = NULL;
-	const char *file = tmp_path("tc.bin"), *sigf = tmp_path("tc.bin.minisig");
+	const char *file = harness_path("tc.bin"), *sigf = harness_path("tc.bin.minisig");
 	char *p;
 	int fd;
 
 	CHECK_INT(rp_key_load_secret(&k, FIXTURE_KEY), RP_OK);
-	write_text(file, "x", 1);
+	harness_write_file(file, "x", 1);
 	fd = open_ro(file);
 	CHECK_INT(rp_minisig_sign_fd(&sig, k, fd, "two\nlines"), RP_E_INVALID);
 	CHECK_INT(rp_minisig_sign_fd(&sig, k, fd, "status:succeeded"), RP_OK);
@@ -464,8 +429,8 @@ static void test_minisig_trusted_comment_bound(void)
 	memcpy(p, "status:SUCCEEDED", 16);
 	CHECK_INT(rp_minisig_verify_fd(k, fd, sig.data, sig.len), RP_E_VERIFY);
 	close(fd);
-	write_text(sigf, sig.data, sig.len);
-	CHECK_INT(run_quiet("minisign -Vm %s -x %s -P %s -q", file, sigf, FIXTURE_PUB_B64), 1);
+	harness_write_file(sigf, sig.data, sig.len);
+	CHECK_INT(harness_sh("minisign -Vm %s -x %s -P %s -q", file, sigf, FIXTURE_PUB_B64), 1);
 	rp_buf_release(&sig);
 	rp_key_free(k);
 }
@@ -476,16 +441,16 @@ static void test_minisign_signs_with_our_key(void)
 {
 	struct rp_buf sig = RP_BUF_INIT;
 	struct rp_key *k = NULL, *other = NULL;
-	const char *s = tmp_path("ms.key"), *p = tmp_path("ms.pub"), *file = tmp_path("ms.txt");
-	const char *sigf = tmp_path("ms.txt.minisig");
+	const char *s = harness_path("ms.key"), *p = harness_path("ms.pub"), *file = harness_path("ms.txt");
+	const char *sigf = harness_path("ms.txt.minisig");
 	int fd;
 
 	CHECK_INT(rp_key_generate(&k), RP_OK);
 	CHECK_INT(rp_key_write(k, s, p, false), RP_OK);
-	write_text(file, "hello\n", 6);
-	CHECK_INT(run_quiet("minisign -S -s %s -m %s -x %s -t 'made by minisign' >/dev/null "
+	harness_write_file(file, "hello\n", 6);
+	CHECK_INT(harness_sh("minisign -S -s %s -m %s -x %s -t 'made by minisign' >/dev/null "
 			    "</dev/null", s, file, sigf), 0);
-	CHECK_INT(run_quiet("minisign -Vm %s -x %s -p %s -q", file, sigf, p), 0);
+	CHECK_INT(harness_sh("minisign -Vm %s -x %s -p %s -q", file, sigf, p), 0);
 	CHECK_INT(rp_read_file(&sig, sigf, 65536, 0), RP_OK);
 	fd = open_ro(file);
 	CHECK_INT(rp_minisig_verify_fd(k, fd, sig.data, sig.len), RP_OK);

@@ -40,25 +40,6 @@ struct tpkg {
 
 static struct rp_key *secret_key, *public_key;
 
-static char *tmp_path(const char *name)
-{
-	static char paths[16][512];
-	static int next;
-	char *p = paths[next++ % 16];
-
-	snprintf(p, 512, "%s/%s", harness_tmpdir(), name);
-	return p;
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	CHECK(f);
-	CHECK(fwrite(data, 1, n, f) == n);
-	CHECK(fclose(f) == 0);
-}
-
 /* The good package, built once with rp_pack and the fixture key. */
 static const char *good_package(void)
 {
@@ -271,8 +252,8 @@ static void test_good_package_verifies(void)
 
 		tpkg_load(&t, good_package());
 		CHECK_INT(t.n, 9);
-		tpkg_write(&t, tmp_path("rewritten.tar.zst"), true);
-		expect_report(tmp_path("rewritten.tar.zst"), public_key, RP_VF_NONE, NULL, NULL);
+		tpkg_write(&t, harness_path("rewritten.tar.zst"), true);
+		expect_report(harness_path("rewritten.tar.zst"), public_key, RP_VF_NONE, NULL, NULL);
 		tpkg_free(&t);
 	}
 }
@@ -294,8 +275,8 @@ static void test_every_entry_flipped(void)
 			e->data[e->len / 2] ^= 0x01;
 		else
 			e->len = 1; /* an empty entry gains a byte */
-		tpkg_write(&t, tmp_path("flipped.tar.zst"), true);
-		expect_report(tmp_path("flipped.tar.zst"), public_key, RP_VF_DIGEST, e->name,
+		tpkg_write(&t, harness_path("flipped.tar.zst"), true);
+		expect_report(harness_path("flipped.tar.zst"), public_key, RP_VF_DIGEST, e->name,
 			      "does not match its digest");
 		tpkg_free(&t);
 	}
@@ -314,8 +295,8 @@ static void test_every_entry_removed(void)
 		tpkg_load(&t, good_package());
 		snprintf(name, sizeof(name), "%s", t.v[i].name);
 		tpkg_remove(&t, i);
-		tpkg_write(&t, tmp_path("removed.tar.zst"), true);
-		expect_report(tmp_path("removed.tar.zst"), public_key, RP_VF_MISSING, name,
+		tpkg_write(&t, harness_path("removed.tar.zst"), true);
+		expect_report(harness_path("removed.tar.zst"), public_key, RP_VF_MISSING, name,
 			      "missing");
 		tpkg_free(&t);
 	}
@@ -327,15 +308,15 @@ static void test_extra_entry(void)
 
 	tpkg_load(&t, good_package());
 	tpkg_insert(&t, 3, "files/smuggled.sh", "rm -rf /\n", 9, AE_IFREG);
-	tpkg_write(&t, tmp_path("extra.tar.zst"), true);
-	expect_report(tmp_path("extra.tar.zst"), public_key, RP_VF_EXTRA, "files/smuggled.sh",
+	tpkg_write(&t, harness_path("extra.tar.zst"), true);
+	expect_report(harness_path("extra.tar.zst"), public_key, RP_VF_EXTRA, "files/smuggled.sh",
 		      "extra");
 	tpkg_free(&t);
 	/* After the attestation, it is the attestation that is out of place. */
 	tpkg_load(&t, good_package());
 	tpkg_insert(&t, t.n, "files/smuggled.sh", "x", 1, AE_IFREG);
-	tpkg_write(&t, tmp_path("after.tar.zst"), true);
-	expect_report(tmp_path("after.tar.zst"), public_key, RP_VF_MALFORMED, RP_PACK_ATTESTATION,
+	tpkg_write(&t, harness_path("after.tar.zst"), true);
+	expect_report(harness_path("after.tar.zst"), public_key, RP_VF_MALFORMED, RP_PACK_ATTESTATION,
 		      "not the last entry");
 	tpkg_free(&t);
 }
@@ -360,9 +341,9 @@ static void test_wrong_key(void)
 	tpkg_load(&t, good_package());
 	t.v[0].data[0] ^= 1;
 	tpkg_resign(&t, other);
-	tpkg_write(&t, tmp_path("forged.tar.zst"), true);
-	expect_report(tmp_path("forged.tar.zst"), public_key, RP_VF_SIGNATURE, NULL, other->keyid);
-	expect_report(tmp_path("forged.tar.zst"), other, RP_VF_NONE, NULL, NULL);
+	tpkg_write(&t, harness_path("forged.tar.zst"), true);
+	expect_report(harness_path("forged.tar.zst"), public_key, RP_VF_SIGNATURE, NULL, other->keyid);
+	expect_report(harness_path("forged.tar.zst"), other, RP_VF_NONE, NULL, NULL);
 	tpkg_free(&t);
 	rp_key_free(other);
 }
@@ -379,12 +360,12 @@ static void test_attestation_tampered(void)
 	sig = strstr((char *)att->data, "\"sig\":\"");
 	CHECK(sig);
 	sig[7] = sig[7] == 'A' ? 'B' : 'A';
-	tpkg_write(&t, tmp_path("badsig.tar.zst"), true);
-	expect_report(tmp_path("badsig.tar.zst"), public_key, RP_VF_SIGNATURE, NULL,
+	tpkg_write(&t, harness_path("badsig.tar.zst"), true);
+	expect_report(harness_path("badsig.tar.zst"), public_key, RP_VF_SIGNATURE, NULL,
 		      "does not verify with key " FIXTURE_KEYID);
 	att->data[0] = '[';
-	tpkg_write(&t, tmp_path("badjson.tar.zst"), true);
-	expect_report(tmp_path("badjson.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
+	tpkg_write(&t, harness_path("badjson.tar.zst"), true);
+	expect_report(harness_path("badjson.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
 	tpkg_free(&t);
 }
 
@@ -398,32 +379,32 @@ static void test_unsafe_entries(void)
 		tpkg_load(&t, good_package());
 		tpkg_insert(&t, 2, names[i], "x", 1, AE_IFREG);
 		tpkg_resign(&t, secret_key);
-		tpkg_write(&t, tmp_path("unsafe.tar.zst"), true);
-		expect_report(tmp_path("unsafe.tar.zst"), public_key, RP_VF_UNSAFE, names[i],
+		tpkg_write(&t, harness_path("unsafe.tar.zst"), true);
+		expect_report(harness_path("unsafe.tar.zst"), public_key, RP_VF_UNSAFE, names[i],
 			      "unsafe name");
 		tpkg_free(&t);
 	}
 	tpkg_load(&t, good_package());
 	tpkg_insert(&t, 2, "files/link", "", 0, AE_IFLNK);
 	tpkg_resign(&t, secret_key);
-	tpkg_write(&t, tmp_path("symlink.tar.zst"), true);
-	expect_report(tmp_path("symlink.tar.zst"), public_key, RP_VF_UNSAFE, "files/link",
+	tpkg_write(&t, harness_path("symlink.tar.zst"), true);
+	expect_report(harness_path("symlink.tar.zst"), public_key, RP_VF_UNSAFE, "files/link",
 		      "symbolic link");
 	tpkg_free(&t);
 
 	tpkg_load(&t, good_package());
 	tpkg_insert(&t, 2, "files/subdir/", "", 0, AE_IFDIR);
 	tpkg_resign(&t, secret_key);
-	tpkg_write(&t, tmp_path("dir.tar.zst"), true);
-	expect_report(tmp_path("dir.tar.zst"), public_key, RP_VF_UNSAFE, "files/subdir/",
+	tpkg_write(&t, harness_path("dir.tar.zst"), true);
+	expect_report(harness_path("dir.tar.zst"), public_key, RP_VF_UNSAFE, "files/subdir/",
 		      "directory");
 	tpkg_free(&t);
 
 	tpkg_load(&t, good_package());
 	tpkg_insert(&t, 2, "files/hardlink", "", 0, HARDLINK);
 	tpkg_resign(&t, secret_key);
-	tpkg_write(&t, tmp_path("hardlink.tar.zst"), true);
-	expect_report(tmp_path("hardlink.tar.zst"), public_key, RP_VF_UNSAFE, "files/hardlink",
+	tpkg_write(&t, harness_path("hardlink.tar.zst"), true);
+	expect_report(harness_path("hardlink.tar.zst"), public_key, RP_VF_UNSAFE, "files/hardlink",
 		      "hard link");
 	tpkg_free(&t);
 
@@ -431,8 +412,8 @@ static void test_unsafe_entries(void)
 	tpkg_load(&t, good_package());
 	tpkg_insert(&t, t.n - 1, "files/a.txt", "artifact a\n", 11, AE_IFREG);
 	tpkg_resign(&t, secret_key);
-	tpkg_write(&t, tmp_path("dup.tar.zst"), true);
-	expect_report(tmp_path("dup.tar.zst"), public_key, RP_VF_UNSAFE, "files/a.txt",
+	tpkg_write(&t, harness_path("dup.tar.zst"), true);
+	expect_report(harness_path("dup.tar.zst"), public_key, RP_VF_UNSAFE, "files/a.txt",
 		      "more than once");
 	tpkg_free(&t);
 }
@@ -448,18 +429,18 @@ static void test_failure_order(void)
 	t.v[1].data[0] ^= 1;                 /* digest */
 	tpkg_remove(&t, 0);                  /* missing */
 	tpkg_insert(&t, 0, "zz", "z", 1, AE_IFREG); /* extra */
-	tpkg_write(&t, tmp_path("order.tar.zst"), true);
-	expect_report(tmp_path("order.tar.zst"), other, RP_VF_SIGNATURE, NULL, NULL);
-	expect_report(tmp_path("order.tar.zst"), public_key, RP_VF_DIGEST, t.v[1].name, NULL);
+	tpkg_write(&t, harness_path("order.tar.zst"), true);
+	expect_report(harness_path("order.tar.zst"), other, RP_VF_SIGNATURE, NULL, NULL);
+	expect_report(harness_path("order.tar.zst"), public_key, RP_VF_DIGEST, t.v[1].name, NULL);
 	t.v[1].data[0] ^= 1;
-	tpkg_write(&t, tmp_path("order.tar.zst"), true);
-	expect_report(tmp_path("order.tar.zst"), public_key, RP_VF_MISSING, "result.json", NULL);
+	tpkg_write(&t, harness_path("order.tar.zst"), true);
+	expect_report(harness_path("order.tar.zst"), public_key, RP_VF_MISSING, "result.json", NULL);
 	tpkg_free(&t);
 	/* extra before unsafe: an unlisted symlink is reported as extra */
 	tpkg_load(&t, good_package());
 	tpkg_insert(&t, 0, "files/link", "", 0, AE_IFLNK);
-	tpkg_write(&t, tmp_path("order2.tar.zst"), true);
-	expect_report(tmp_path("order2.tar.zst"), public_key, RP_VF_EXTRA, "files/link", NULL);
+	tpkg_write(&t, harness_path("order2.tar.zst"), true);
+	expect_report(harness_path("order2.tar.zst"), public_key, RP_VF_EXTRA, "files/link", NULL);
 	tpkg_free(&t);
 	rp_key_free(other);
 }
@@ -472,8 +453,8 @@ static void test_malformed_packages(void)
 
 	tpkg_load(&t, good_package());
 	tpkg_remove(&t, t.n - 1);
-	tpkg_write(&t, tmp_path("noatt.tar.zst"), true);
-	expect_report(tmp_path("noatt.tar.zst"), public_key, RP_VF_MALFORMED, NULL,
+	tpkg_write(&t, harness_path("noatt.tar.zst"), true);
+	expect_report(harness_path("noatt.tar.zst"), public_key, RP_VF_MALFORMED, NULL,
 		      "no '" RP_PACK_ATTESTATION "'");
 	tpkg_free(&t);
 
@@ -482,24 +463,24 @@ static void test_malformed_packages(void)
 	att = t.v[t.n - 2];
 	memmove(&t.v[1], &t.v[0], (t.n - 2) * sizeof(t.v[0]));
 	t.v[0] = att;
-	tpkg_write(&t, tmp_path("attfirst.tar.zst"), true);
-	expect_report(tmp_path("attfirst.tar.zst"), public_key, RP_VF_MALFORMED,
+	tpkg_write(&t, harness_path("attfirst.tar.zst"), true);
+	expect_report(harness_path("attfirst.tar.zst"), public_key, RP_VF_MALFORMED,
 		      RP_PACK_ATTESTATION, "not the last entry");
 	tpkg_free(&t);
 
 	/* The same entries, but a plain tar: not a package. */
 	tpkg_load(&t, good_package());
-	tpkg_write(&t, tmp_path("plain.tar"), false);
-	expect_report(tmp_path("plain.tar"), public_key, RP_VF_MALFORMED, NULL, "zstd");
+	tpkg_write(&t, harness_path("plain.tar"), false);
+	expect_report(harness_path("plain.tar"), public_key, RP_VF_MALFORMED, NULL, "zstd");
 	tpkg_free(&t);
 
 	CHECK_INT(rp_read_file(&good, good_package(), 1u << 20, 0), RP_OK);
-	write_file(tmp_path("truncated.tar.zst"), good.data, good.len / 2);
-	expect_report(tmp_path("truncated.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
-	write_file(tmp_path("empty.tar.zst"), "", 0);
-	expect_report(tmp_path("empty.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
-	write_file(tmp_path("garbage.tar.zst"), "this is not a package\n", 22);
-	expect_report(tmp_path("garbage.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
+	harness_write_file(harness_path("truncated.tar.zst"), good.data, good.len / 2);
+	expect_report(harness_path("truncated.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
+	harness_write_file(harness_path("empty.tar.zst"), "", 0);
+	expect_report(harness_path("empty.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
+	harness_write_file(harness_path("garbage.tar.zst"), "this is not a package\n", 22);
+	expect_report(harness_path("garbage.tar.zst"), public_key, RP_VF_MALFORMED, NULL, NULL);
 	rp_buf_release(&good);
 }
 
@@ -510,8 +491,8 @@ static void expect_statement_malformed(json_t *st, const char *in_message)
 	CHECK(st);
 	tpkg_load(&t, good_package());
 	tpkg_set_attestation(&t, secret_key, st);
-	tpkg_write(&t, tmp_path("stmt.tar.zst"), true);
-	expect_report(tmp_path("stmt.tar.zst"), public_key, RP_VF_MALFORMED, NULL, in_message);
+	tpkg_write(&t, harness_path("stmt.tar.zst"), true);
+	expect_report(harness_path("stmt.tar.zst"), public_key, RP_VF_MALFORMED, NULL, in_message);
 	tpkg_free(&t);
 	json_decref(st);
 }
@@ -553,48 +534,32 @@ static void test_unreadable(void)
 {
 	struct rp_verify_report rep;
 
-	CHECK_INT(rp_verify_package(&rep, tmp_path("no-such.tar.zst"), public_key), RP_E_NOTFOUND);
+	CHECK_INT(rp_verify_package(&rep, harness_path("no-such.tar.zst"), public_key), RP_E_NOTFOUND);
 	CHECK_STR(rp_error_last()->id, "package_unreadable");
 	CHECK_INT(rp_verify_package(&rep, harness_tmpdir(), public_key), RP_E_IO);
 	CHECK(!rep.valid);
-}
-
-static int run_quiet(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command; its exit status, or 128 when it did not exit. */
-static int run_quiet(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 /* The package's detached .minisig is stock minisign's business too. */
 static void test_minisig_of_package(void)
 {
 	struct rp_buf sig = RP_BUF_INIT, pkg = RP_BUF_INIT;
-	const char *copy = tmp_path("signed.tar.zst"), *sigf = tmp_path("signed.tar.zst.minisig");
+	const char *copy = harness_path("signed.tar.zst"), *sigf = harness_path("signed.tar.zst.minisig");
 	int fd;
 
 	CHECK_INT(rp_read_file(&pkg, good_package(), 1u << 20, 0), RP_OK);
-	write_file(copy, pkg.data, pkg.len);
+	harness_write_file(copy, pkg.data, pkg.len);
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK_INT(rp_minisig_sign_fd(&sig, secret_key, fd, "runpack run r-42"), RP_OK);
-	write_file(sigf, sig.data, sig.len);
-	CHECK_INT(run_quiet("minisign -Vm %s -p %s -q", copy, FIXTURE_PUB), 0);
+	harness_write_file(sigf, sig.data, sig.len);
+	CHECK_INT(harness_sh("minisign -Vm %s -p %s -q", copy, FIXTURE_PUB), 0);
 	CHECK_INT(rp_minisig_verify_fd(public_key, fd, sig.data, sig.len), RP_OK);
 	close(fd);
 
 	pkg.data[pkg.len / 3] ^= 0x40;
-	write_file(copy, pkg.data, pkg.len);
-	CHECK_INT(run_quiet("minisign -Vm %s -p %s -q 2>/dev/null", copy, FIXTURE_PUB), 1);
+	harness_write_file(copy, pkg.data, pkg.len);
+	CHECK_INT(harness_sh("minisign -Vm %s -p %s -q 2>/dev/null", copy, FIXTURE_PUB), 1);
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK_INT(rp_minisig_verify_fd(public_key, fd, sig.data, sig.len), RP_E_VERIFY);
@@ -607,7 +572,7 @@ static void test_unverified_reading(void)
 {
 	struct rp_package_entry *v = NULL;
 	struct rp_buf out = RP_BUF_INIT, catted = RP_BUF_INIT;
-	const char *catf = tmp_path("cat.out");
+	const char *catf = harness_path("cat.out");
 	size_t n = 0;
 	int fd;
 
@@ -633,8 +598,8 @@ static void test_unverified_reading(void)
 	CHECK_INT(rp_read_file(&catted, catf, 1024, 0), RP_OK);
 	CHECK_STR((char *)catted.data, "artifact a\n");
 	CHECK_INT(rp_package_cat(good_package(), "files/b.txt", 1), RP_E_NOTFOUND);
-	write_file(tmp_path("junk.tar.zst"), "this is not a package\n", 22);
-	CHECK_INT(rp_package_list(&v, &n, tmp_path("junk.tar.zst")), RP_E_PARSE);
+	harness_write_file(harness_path("junk.tar.zst"), "this is not a package\n", 22);
+	CHECK_INT(rp_package_list(&v, &n, harness_path("junk.tar.zst")), RP_E_PARSE);
 	rp_buf_release(&out);
 	rp_buf_release(&catted);
 }
