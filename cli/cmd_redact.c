@@ -1,6 +1,7 @@
 /*
  * runpack redact: the package's redaction engine as a stdin-to-stdout filter
- * for CI pipelines.
+ * for CI pipelines: the built-in credential rules, the policy's custom rules
+ * and the values of --secret-env variables, streamed in constant memory.
  */
 #include "cmd.h"
 #include "rp_buf.h"
@@ -24,37 +25,69 @@ void cmd_redact_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: runpack redact [--policy FILE] [--secret-env NAME]... [--report]\n\n"
-		"Copies stdin to stdout with every value of the named environment\n"
-		"variables masked (raw, base64 at every alignment, URL-encoded and\n"
-		"JSON-escaped) as [REDACTED:secret:NAME].\n\n"
-		"  --policy FILE      operator policy to validate and use (default:\n"
-		"                     $RUNPACK_POLICY, else built-in)\n"
+		"Copies stdin to stdout with credentials masked as [REDACTED:<rule-id>]:\n"
+		"the built-in rules (tokens and keys of some 200 services, private key\n"
+		"blocks, JWTs, card numbers, passwords in URLs and assignments), the\n"
+		"policy's redaction.rules, and every value of the named environment\n"
+		"variables (raw, base64 at every alignment, URL-encoded, JSON-escaped,\n"
+		"hex) as [REDACTED:secret:NAME]. Line breaks are kept.\n\n"
+		"  --policy FILE      operator policy whose redaction.rules are added\n"
+		"                     (default: $RUNPACK_POLICY, else built-in)\n"
 		"  --secret-env NAME  mask the value of environment variable NAME (repeatable;\n"
 		"                     values shorter than %d bytes are refused)\n"
-		"  --report           print findings as JSON on stderr at the end\n\n"
+		"  --report           print findings as JSON on stderr at the end:\n"
+		"                     {\"findings\":[{\"entry\":\"stdin\",\"rule\":ID,\"count\":N}]}\n\n"
 		"exit codes: 0 done; 2 usage error or unreadable input.\n",
 		RP_SECRET_MIN_LEN);
 }
 
-static int stdout_sink(void *ctx, const unsigned char *p, size_t n)
+/* The redactor emits many small pieces (text between markers, markers):
+ * gathered here into large writes. */
+struct out_buf {
+	unsigned char data[1 << 16];
+	size_t len;
+};
+
+static int flush_out(struct out_buf *o)
 {
-	(void)ctx;
-	if (rp_write_all(STDOUT_FILENO, p, n) < 0)
+	if (o->len && rp_write_all(STDOUT_FILENO, o->data, o->len) < 0)
 		return rp_error_set_errno(RP_E_IO, "stdout_unwritable", errno, "cannot write stdout");
+	o->len = 0;
 	return RP_OK;
 }
 
-static int load_policy(const char *path)
+static int stdout_sink(void *ctx, const unsigned char *p, size_t n)
+{
+	struct out_buf *o = ctx;
+	int rc;
+
+	if (o->len + n > sizeof(o->data) && (rc = flush_out(o)))
+		return rc;
+	if (n >= sizeof(o->data)) {
+		if (rp_write_all(STDOUT_FILENO, p, n) < 0)
+			return rp_error_set_errno(RP_E_IO, "stdout_unwritable", errno,
+						  "cannot write stdout");
+		return RP_OK;
+	}
+	memcpy(o->data + o->len, p, n);
+	o->len += n;
+	return RP_OK;
+}
+
+/* The built-in rules, then the policy's custom rules. */
+static int add_rules(struct rp_redactor *red, const char *path)
 {
 	struct rp_buf text = RP_BUF_INIT;
 	struct rp_policy *p = NULL;
-	int rc;
+	int rc = rp_redactor_add_builtin_rules(red);
 
-	if (!path)
-		return RP_OK;
+	if (rc || !path)
+		return rc;
 	rc = rp_read_file(&text, path, REDACT_POLICY_MAX, 0);
 	if (!rc)
 		rc = rp_policy_parse(&p, path, (const char *)text.data, text.len);
+	if (!rc && json_array_size(p->redaction.rules))
+		rc = rp_redactor_add_rules(red, p->redaction.rules, path);
 	rp_policy_free(p);
 	rp_buf_release(&text);
 	return rc;
@@ -62,8 +95,8 @@ static int load_policy(const char *path)
 
 static int report(const struct rp_redact_stream *s)
 {
-	struct rp_redact_finding f[256];
-	size_t n = rp_redact_stream_findings(s, f, 256), i;
+	struct rp_redact_finding f[1024];
+	size_t n = rp_redact_stream_findings(s, f, 1024), i;
 	json_t *arr = json_array(), *doc;
 	char *text;
 	int rc = 0;
@@ -92,7 +125,8 @@ int cmd_redact(int argc, char **argv)
 	const char *policy = getenv("RUNPACK_POLICY");
 	struct rp_redactor *red = NULL;
 	struct rp_redact_stream *s = NULL;
-	unsigned char chunk[1 << 16];
+	static unsigned char chunk[1 << 16];
+	static struct out_buf obuf;
 	bool want_report = false;
 	int c, rc = RP_EXIT_USAGE;
 	ssize_t n;
@@ -139,8 +173,8 @@ int cmd_redact(int argc, char **argv)
 		fprintf(stderr, "runpack: unexpected argument '%s'\n", argv[optind]);
 		goto done;
 	}
-	if (load_policy(policy) || rp_redactor_compile(red) ||
-	    rp_redact_stream_new(&s, red, stdout_sink, NULL)) {
+	if (add_rules(red, policy) || rp_redactor_compile(red) ||
+	    rp_redact_stream_new(&s, red, stdout_sink, &obuf)) {
 		cmd_print_error(NULL);
 		goto done;
 	}
@@ -154,7 +188,7 @@ int cmd_redact(int argc, char **argv)
 		fprintf(stderr, "runpack: cannot read stdin: %s\n", strerror(errno));
 		goto done;
 	}
-	if (rp_redact_stream_finish(s)) {
+	if (rp_redact_stream_finish(s) || flush_out(&obuf)) {
 		cmd_print_error(NULL);
 		goto done;
 	}

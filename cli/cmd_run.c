@@ -10,6 +10,7 @@
 #include "rp_enum.h"
 #include "rp_error.h"
 #include "rp_events.h"
+#include "rp_git.h"
 #include "rp_manifest.h"
 #include "rp_pack.h"
 #include "rp_plan.h"
@@ -80,6 +81,12 @@ struct run {
 	json_t *enforcement;
 	struct rp_artifact_list artifacts;
 	bool enumerated;
+	struct rp_git *git;   /* NULL unless the workspace is a readable repository */
+	bool git_compared;    /* the workspace was compared with the git base */
+	bool diff_staged;     /* diff.patch is in the staging file */
+	uint64_t diff_offset, diff_size;
+	struct rp_git_diff_stats diff_stats;
+	unsigned char diff_sha[RP_SHA256_LEN];
 	json_t *findings;     /* redaction findings per entry */
 	unsigned char pkg_sha[RP_SHA256_LEN];
 	bool packaged;
@@ -92,7 +99,9 @@ void cmd_run_usage(FILE *f)
 		"usage: runpack run --manifest FILE [--policy FILE] [--key FILE] [--out FILE]\n"
 		"                   [--minisig] [--event-log FILE] [--state-dir DIR]\n\n"
 		"Runs the job's agent in its workspace under the operator policy and writes\n"
-		"one signed result package. Prints one JSON summary on stdout.\n\n"
+		"one signed result package. Prints one JSON summary on stdout. Credentials\n"
+		"(the built-in rules, the policy's redaction.rules) and the injected\n"
+		"secrets are masked in every entry as [REDACTED:<rule-id>].\n\n"
 		"  --manifest FILE   the job manifest (JSON)\n"
 		"  --policy FILE     operator policy (default: $RUNPACK_POLICY, else built-in)\n"
 		"  --key FILE        minisign-format secret key (default: $RUNPACK_KEY, else a\n"
@@ -103,6 +112,10 @@ void cmd_run_usage(FILE *f)
 		"  --state-dir DIR   state dir (default: $RUNPACK_STATE_DIR, the policy's\n"
 		"                    capacity.stateDir, /var/lib/runpack for root, else\n"
 		"                    ~/.local/state/runpack)\n\n"
+		"With \"diff\": true in the manifest the package also holds diff.patch, the\n"
+		"workspace against orchestratorWorkspace.baseRevision (else HEAD), for\n"
+		"`git apply`. Without artifacts.include, the files changed against that base\n"
+		"are copied into files/ (none when the workspace is not a git repository).\n\n"
 		"exit codes: 0 agent succeeded; 1 agent failed, timed out or was killed;\n"
 		"2 usage error; 3 rejected before the agent started; 4 cancelled by\n"
 		"SIGINT/SIGTERM; 5 internal error.\n\n"
@@ -185,6 +198,13 @@ static void fail(struct run *r, const char *status, int exit_code)
 		r->status = status;
 		r->exit_code = exit_code;
 	}
+}
+
+/* Record a failure that leaves the run's outcome alone, and say it. */
+static void note(struct run *r, const char *context)
+{
+	add_error_last(r);
+	cmd_print_error(context);
 }
 
 static int read_inputs(struct run *r)
@@ -362,7 +382,8 @@ static int plan_enforcement(struct run *r)
 	return RP_OK;
 }
 
-/* Replace the empty redactor used so far with one that knows the secrets. */
+/* Replace the rules-only redactor used so far with one that also knows the
+ * secrets and the policy's custom rules. */
 static int build_redactor(struct run *r)
 {
 	struct rp_redactor *red = NULL;
@@ -375,6 +396,10 @@ static int build_redactor(struct run *r)
 	for (i = 0; !rc && i < r->secrets.n; i++)
 		rc = rp_redactor_add_secret(red, r->secrets.v[i].name, r->secrets.v[i].value,
 					    r->secrets.v[i].len);
+	if (!rc)
+		rc = rp_redactor_add_builtin_rules(red);
+	if (!rc && json_array_size(r->policy->redaction.rules))
+		rc = rp_redactor_add_rules(red, r->policy->redaction.rules, r->policy_source);
 	if (!rc)
 		rc = rp_redactor_compile(red);
 	if (rc) {
@@ -616,8 +641,8 @@ static void add_finding(struct run *r, const char *entry, const char *rule, uint
 
 static void add_stream_findings(struct run *r, const char *entry, const struct rp_redact_stream *s)
 {
-	struct rp_redact_finding f[64];
-	size_t i, n = rp_redact_stream_findings(s, f, 64);
+	struct rp_redact_finding f[512];
+	size_t i, n = rp_redact_stream_findings(s, f, 512);
 
 	for (i = 0; i < n; i++)
 		add_finding(r, entry, f[i].rule, f[i].count);
@@ -652,6 +677,31 @@ static json_t *digest_json(const json_t *doc)
 	free(text);
 	rp_sha256_hex(hex, d);
 	return json_string(hex);
+}
+
+/* result.json's git section: rp_git's, plus what became of the diff. */
+static json_t *git_json(const struct run *r)
+{
+	char hex[RP_SHA256_HEX_LEN + 1];
+	json_t *o, *diff;
+
+	if (!r->git)
+		return json_null();
+	o = rp_git_to_json(r->git);
+	if (!o)
+		return json_null();
+	if (!r->manifest->diff) {
+		diff = json_null();
+	} else if (r->diff_staged) {
+		rp_sha256_hex(hex, r->diff_sha);
+		diff = json_pack("{s:b, s:I, s:I, s:s}", "included", 1,
+				 "files", (json_int_t)r->diff_stats.files,
+				 "bytes", (json_int_t)r->diff_size, "sha256", hex);
+	} else {
+		diff = json_pack("{s:b, s:n, s:n, s:n}", "included", 0, "files", "bytes", "sha256");
+	}
+	json_object_set_new(o, "diff", diff);
+	return o;
 }
 
 static json_t *build_result(struct run *r)
@@ -710,6 +760,7 @@ static json_t *build_result(struct run *r)
 			    "included", (json_int_t)r->artifacts.included_n,
 			    "includedBytes", (json_int_t)r->artifacts.included_bytes)
 		: json_null());
+	json_object_set_new(res, "git", git_json(r));
 	workspace = json_object();
 	agent = json_object();
 	if (m) {
@@ -756,6 +807,27 @@ static int stage_sink(void *ctx, const unsigned char *p, size_t n)
 	return RP_OK;
 }
 
+/* Drop a partial copy so the next entry starts where this one did. */
+static int stage_rewind(struct stage *st, uint64_t offset)
+{
+	int rc = RP_OK;
+
+	if (st->end != offset &&
+	    (ftruncate(st->fd, (off_t)offset) < 0 || lseek(st->fd, (off_t)offset, SEEK_SET) < 0))
+		rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
+					"cannot rewind the staging file");
+	st->end = offset;
+	return rc;
+}
+
+/* files/ and diff.patch follow the policy's redaction.artifacts: "report"
+ * counts rule matches without masking them; injected secrets are masked in
+ * either mode. */
+static unsigned artifact_redact_flags(const struct run *r)
+{
+	return r->planned && r->plan.artifact_redaction == RP_ARTIFACTS_REPORT ? RP_REDACT_REPORT : 0;
+}
+
 static int stage_artifact(struct run *r, struct stage *st, struct staged_file *f,
 			  const struct rp_artifact *a)
 {
@@ -778,7 +850,7 @@ static int stage_artifact(struct run *r, struct stage *st, struct staged_file *f
 		rc = in;
 		goto done;
 	}
-	rc = rp_redact_stream_new(&rs, r->redactor, stage_sink, st);
+	rc = rp_redact_stream_new_flags(&rs, r->redactor, artifact_redact_flags(r), stage_sink, st);
 	while (!rc && (n = rp_read_some(in, chunk, sizeof(chunk))) > 0)
 		rc = rp_redact_stream_write(rs, chunk, (size_t)n);
 	if (!rc && n < 0)
@@ -792,19 +864,65 @@ static int stage_artifact(struct run *r, struct stage *st, struct staged_file *f
 	f->size = st->end - f->offset;
 	add_stream_findings(r, f->name, rs);
 done:
-	/* Drop a partial copy so the next artifact starts where this one did. */
-	if (rc && st->end != f->offset) {
-		if (ftruncate(st->fd, (off_t)f->offset) < 0 ||
-		    lseek(st->fd, (off_t)f->offset, SEEK_SET) < 0)
-			rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
-						"cannot rewind the staging file");
-		st->end = f->offset;
-	}
+	if (rc && stage_rewind(st, f->offset))
+		rc = RP_E_IO;
 	if (in >= 0)
 		close(in);
 	rp_redact_stream_free(rs);
 	rp_buf_release(&name);
 	rp_buf_release(&raw);
+	return rc;
+}
+
+/* diff.patch goes redacted into the staging file, hashed on the way. */
+struct diff_stage {
+	struct stage *st;
+	struct rp_sha256 h;
+};
+
+static int diff_stage_sink(void *ctx, const unsigned char *p, size_t n)
+{
+	struct diff_stage *ds = ctx;
+	int rc = stage_sink(ds->st, p, n);
+
+	return rc ? rc : rp_sha256_update(&ds->h, p, n);
+}
+
+static int diff_redact_sink(void *ctx, const void *p, size_t n)
+{
+	return rp_redact_stream_write(ctx, p, n);
+}
+
+/* Stage diff.patch. A failure (diff_too_large, diff_failed) leaves nothing
+ * staged and is for the caller to record: a partial patch would not apply. */
+static int stage_diff(struct run *r, struct stage *st)
+{
+	struct diff_stage ds = { .st = st };
+	struct rp_redact_stream *rs = NULL;
+	uint64_t start = st->end;
+	int rc;
+
+	rc = rp_sha256_init(&ds.h);
+	if (!rc)
+		rc = rp_redact_stream_new_flags(&rs, r->redactor, artifact_redact_flags(r),
+						diff_stage_sink, &ds);
+	if (!rc)
+		rc = rp_git_diff(&r->diff_stats, r->git, (uint64_t)r->plan.artifact_max_diff_bytes,
+				 diff_redact_sink, rs);
+	if (!rc)
+		rc = rp_redact_stream_finish(rs);
+	if (!rc)
+		rc = rp_sha256_final(&ds.h, r->diff_sha);
+	if (!rc) {
+		r->diff_offset = start;
+		r->diff_size = st->end - start;
+		r->diff_staged = true;
+		add_stream_findings(r, "diff.patch", rs);
+	} else if (stage_rewind(st, start)) {
+		rc = RP_E_IO;
+	}
+	rp_sha256_release(&ds.h);
+	rp_redact_stream_free(rs);
 	return rc;
 }
 
@@ -866,10 +984,12 @@ static int write_package(struct run *r)
 		add_finding(r, "manifest.json", "secret", count);
 	}
 	if (!rc && r->enumerated) {
+		bool want_diff = r->git_compared && r->manifest->diff;
+
 		staged = calloc(r->artifacts.included_n + 1, sizeof(*staged));
 		if (!staged)
 			rc = rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		if (!rc && r->artifacts.included_n) {
+		if (!rc && (r->artifacts.included_n || want_diff)) {
 			st.fd = open(r->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 			if (st.fd < 0)
 				rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
@@ -888,6 +1008,14 @@ static int write_package(struct run *r)
 				continue;
 			}
 			staged_n++;
+		}
+		if (!rc && want_diff && stage_diff(r, &st)) {
+			/* Recorded, never fatal: the run's outcome stands. */
+			if (rp_error_last()->code == RP_E_NOMEM ||
+			    (rp_error_last()->id && !strcmp(rp_error_last()->id, "scratch_write_failed")))
+				rc = rp_error_last()->code;
+			else
+				note(r, "diff");
 		}
 		if (!rc) {
 			doc = rp_artifacts_to_json(&r->artifacts);
@@ -925,6 +1053,8 @@ static int write_package(struct run *r)
 	}
 	if (!rc && r->enumerated)
 		rc = rp_pack_add_buf(pack, "artifacts.json", artifacts.data, artifacts.len);
+	if (!rc && r->diff_staged)
+		rc = rp_pack_add_fd(pack, "diff.patch", st.fd, r->diff_offset, r->diff_size);
 	for (i = 0; !rc && i < staged_n; i++)
 		rc = rp_pack_add_fd(pack, staged[i].name, st.fd, staged[i].offset, staged[i].size);
 	predicate = json_pack("{s:s, s:s, s:o}", "runId", r->run_id, "status", r->status,
@@ -1037,6 +1167,7 @@ static void run_release(struct run *r)
 		cmd_print_error("cleaning up the run directory");
 	free(r->scratch);
 	rp_artifact_list_release(&r->artifacts);
+	rp_git_free(r->git);
 	rp_events_free(r->events);
 	rp_redactor_free(r->redactor);
 	rp_secrets_free(&r->secrets);
@@ -1054,15 +1185,44 @@ static void run_release(struct run *r)
 	free(r->minisig_path);
 }
 
+static const char *base_revision(const struct rp_manifest *m)
+{
+	json_t *v = json_object_get(m->orchestrator_workspace, "baseRevision");
+
+	return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
+}
+
+/* The workspace's repository and the base: orchestratorWorkspace.baseRevision,
+ * else HEAD. Every failure here is recorded and leaves the run's outcome
+ * alone; a plain folder is only worth an error when git was asked for. */
+static void open_git(struct run *r)
+{
+	const char *rev = base_revision(r->manifest);
+	const char *id;
+
+	if (rp_git_open(&r->git, r->manifest->base_dir)) {
+		id = rp_error_last()->id;
+		if (r->manifest->diff || rev || !id || strcmp(id, "not_a_git_repository") != 0)
+			note(r, "git");
+		return;
+	}
+	if (rp_git_read_index(r->git))
+		note(r, "git");
+	if (rp_git_set_base(r->git, rev))
+		note(r, "git");
+}
+
 static void enumerate(struct run *r)
 {
 	struct rp_enum_opts eo = {
-		.include = &r->manifest->include,
+		.include = r->manifest->include_set ? &r->manifest->include : NULL,
 		.exclude = &r->manifest->exclude,
 		.max_file_bytes = (uint64_t)r->plan.artifact_max_file_bytes,
 		.max_total_bytes = (uint64_t)r->plan.artifact_max_total_bytes,
 	};
 
+	open_git(r);
+	eo.git_ids = rp_git_has_base(r->git);
 	if (rp_enum_workspace(&r->artifacts, r->manifest->base_dir, &eo)) {
 		rp_error_prefix("enumerating the workspace");
 		add_error_last(r);
@@ -1070,6 +1230,15 @@ static void enumerate(struct run *r)
 		return;
 	}
 	r->enumerated = true;
+	if (eo.git_ids) {
+		if (rp_git_compare(r->git, &r->artifacts)) {
+			note(r, "git");
+		} else {
+			r->git_compared = true;
+			eo.select_changed = true;
+			rp_enum_select(&r->artifacts, &eo);
+		}
+	}
 	rp_events_emit(r->events, "artifacts_enumerated",
 		       json_pack("{s:I, s:I, s:I}", "files", (json_int_t)r->artifacts.n,
 				 "included", (json_int_t)r->artifacts.included_n,
@@ -1158,8 +1327,10 @@ int cmd_run(int argc, char **argv)
 	r.started_ms = rp_now_ms();
 	r.errors = json_array();
 	r.findings = json_array();
+	/* Rules from the start: a rejected run's manifest copy and errors are
+	 * redacted too. */
 	if (!r.errors || !r.findings || rp_redactor_new(&r.redactor) ||
-	    rp_redactor_compile(r.redactor)) {
+	    rp_redactor_add_builtin_rules(r.redactor) || rp_redactor_compile(r.redactor)) {
 		cmd_print_error(NULL);
 		rc = RP_EXIT_INTERNAL;
 		goto done;

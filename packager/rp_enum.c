@@ -2,6 +2,7 @@
 #include "rp_buf.h"
 #include "rp_error.h"
 #include "rp_glob.h"
+#include "rp_pack.h"
 #include "rp_util.h"
 
 #include <dirent.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -33,6 +35,8 @@
 struct walker {
 	struct rp_artifact_list *list;
 	size_t cap;
+	size_t repos_cap;
+	bool git_ids;
 	struct rp_buf path;  /* relative path of the current entry */
 	char link[PATH_MAX]; /* a symlink's target */
 };
@@ -146,6 +150,11 @@ static int add_symlink(struct walker *w, int dfd, const char *name)
 	a->link_target = strndup(w->link, (size_t)n);
 	if (!a->link_target)
 		return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
+	if (w->git_ids) {
+		if ((rc = rp_enum_blob_id(a->git_id, w->link, (size_t)n)))
+			return rc;
+		a->git_id_valid = true;
+	}
 	return rp_sha256_buf(a->sha256, w->link, (size_t)n);
 }
 
@@ -164,6 +173,29 @@ static int add_special(struct walker *w, const struct stat *st)
 }
 
 static int walk_dir(struct walker *w, int fd, size_t depth);
+
+/* The current directory holds a .git entry: a nested repository or a
+ * submodule, which rp_git treats as one gitlink rather than as files. */
+static int add_repo(struct walker *w)
+{
+	struct rp_artifact_list *l = w->list;
+	char *dir;
+
+	if (l->repos_n == w->repos_cap) {
+		size_t cap = w->repos_cap ? w->repos_cap * 2 : 8;
+		char **v = realloc(l->repos, cap * sizeof(*v));
+
+		if (!v)
+			return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
+		l->repos = v;
+		w->repos_cap = cap;
+	}
+	dir = strdup((const char *)w->path.data);
+	if (!dir)
+		return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
+	l->repos[l->repos_n++] = dir;
+	return RP_OK;
+}
 
 static int enter_dir(struct walker *w, int dfd, const char *name, size_t depth)
 {
@@ -241,9 +273,13 @@ static int walk_dir(struct walker *w, int fd, size_t depth)
 							(const char *)w->path.data);
 			break;
 		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, ".git") == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		if (strcmp(de->d_name, ".git") == 0) {
+			if (base_len && (rc = add_repo(w)))
+				break;
+			continue;
+		}
 		if ((base_len && (rc = rp_buf_append(&w->path, "/", 1))) ||
 		    (rc = rp_buf_puts(&w->path, de->d_name)))
 			break;
@@ -262,6 +298,7 @@ static int walk_dir(struct walker *w, int fd, size_t depth)
 struct hash_job {
 	struct rp_artifact_list *list;
 	int base_fd;
+	bool git_ids;
 	atomic_size_t next;    /* the next entry to claim */
 	atomic_bool failed;
 };
@@ -272,11 +309,38 @@ struct hash_thread {
 	struct rp_error err;   /* the thread's error, copied out of its TLS */
 };
 
+/* SHA-1 context for a git blob id over size bytes of content. */
+static EVP_MD_CTX *blob_id_begin(uint64_t size)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char hdr[32];
+	int n = snprintf(hdr, sizeof(hdr), "blob %llu", (unsigned long long)size);
+
+	/* The header's NUL terminator is part of what git hashes. */
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, hdr, (size_t)n + 1) == 1)
+		return ctx;
+	EVP_MD_CTX_free(ctx);
+	return NULL;
+}
+
+int rp_enum_blob_id(unsigned char out[RP_GIT_ID_LEN], const void *p, size_t n)
+{
+	EVP_MD_CTX *ctx = blob_id_begin(n);
+	unsigned int len = 0;
+	int ok = ctx && (!n || EVP_DigestUpdate(ctx, p, n) == 1) &&
+		 EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == RP_GIT_ID_LEN;
+
+	EVP_MD_CTX_free(ctx);
+	return ok ? RP_OK : rp_error_set(RP_E_CRYPTO, NULL, "SHA-1 failed");
+}
+
 /* Read one listed file again by its path, confined to the workspace; what
  * is there now is what gets recorded. */
-static int hash_one(struct rp_artifact *a, int base_fd, unsigned char *buf)
+static int hash_one(struct rp_artifact *a, int base_fd, unsigned char *buf, bool git_ids)
 {
 	struct rp_sha256 h = { NULL };
+	EVP_MD_CTX *git = NULL;
 	struct stat st;
 	uint64_t total = 0;
 	ssize_t n;
@@ -302,9 +366,19 @@ static int hash_one(struct rp_artifact *a, int base_fd, unsigned char *buf)
 	}
 	if ((rc = rp_sha256_init(&h)))
 		goto done;
+	/* The blob header needs the size up front: the stat size, checked
+	 * against what was read at the end. */
+	if (git_ids && !(git = blob_id_begin((uint64_t)st.st_size))) {
+		rc = rp_error_set(RP_E_CRYPTO, NULL, "SHA-1 initialisation failed");
+		goto done;
+	}
 	while ((n = rp_read_some(fd, buf, READ_CHUNK)) > 0) {
 		if ((rc = rp_sha256_update(&h, buf, (size_t)n)))
 			goto done;
+		if (git && EVP_DigestUpdate(git, buf, (size_t)n) != 1) {
+			rc = rp_error_set(RP_E_CRYPTO, NULL, "SHA-1 update failed");
+			goto done;
+		}
 		total += (uint64_t)n;
 		/* A short read that reaches the stat size is the end: saves a
 		 * read(2) per small file. The digest and size stay consistent
@@ -318,8 +392,15 @@ static int hash_one(struct rp_artifact *a, int base_fd, unsigned char *buf)
 	}
 	a->mode = (uint32_t)(st.st_mode & 07777);
 	a->size = total;
+	if (git && total == (uint64_t)st.st_size) {
+		unsigned int len = 0;
+
+		a->git_id_valid = EVP_DigestFinal_ex(git, a->git_id, &len) == 1 &&
+				  len == RP_GIT_ID_LEN;
+	}
 	rc = rp_sha256_final(&h, a->sha256);
 done:
+	EVP_MD_CTX_free(git);
 	rp_sha256_release(&h);
 	if (fd >= 0)
 		close(fd);
@@ -341,7 +422,7 @@ static void *hash_worker(void *arg)
 			break;
 		a = &job->list->v[i];
 		if (a->type == RP_ART_FILE && !a->reason)
-			t->rc = hash_one(a, job->base_fd, buf);
+			t->rc = hash_one(a, job->base_fd, buf, job->git_ids);
 	}
 	if (t->rc) {
 		atomic_store(&job->failed, true);
@@ -351,9 +432,9 @@ static void *hash_worker(void *arg)
 	return NULL;
 }
 
-static int hash_files(struct rp_artifact_list *l, int base_fd)
+static int hash_files(struct rp_artifact_list *l, int base_fd, bool git_ids)
 {
-	struct hash_job job = { .list = l, .base_fd = base_fd };
+	struct hash_job job = { .list = l, .base_fd = base_fd, .git_ids = git_ids };
 	struct hash_thread t[HASH_THREADS];
 	pthread_t tid[HASH_THREADS];
 	size_t files = 0, started = 1;
@@ -396,22 +477,54 @@ static bool any_match(const struct rp_strv *globs, const char *path)
 	return false;
 }
 
-/* Decide inclusion in sorted order, so the total cap cuts deterministically. */
-static void select_artifacts(struct rp_artifact_list *l, const struct rp_enum_opts *opts)
+static int str_cmp(const void *a, const void *b)
 {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* files/<path> must be a package entry name: UTF-8 (the attestation is
+ * JSON) and not too long. The walk never yields ".", ".." or empty parts. */
+static bool entry_name_ok(const char *path)
+{
+	char name[4200];
+	int n = snprintf(name, sizeof(name), "files/%s", path);
+
+	return n > 0 && (size_t)n < sizeof(name) && rp_pack_name_safe(name);
+}
+
+/* Reasons the walk found stay; the selection's own are decided again. */
+static bool walk_reason(const char *reason)
+{
+	return reason && (strcmp(reason, "unreadable") == 0 || strcmp(reason, "special_file") == 0);
+}
+
+/* Decide inclusion in sorted order, so the total cap cuts deterministically. */
+void rp_enum_select(struct rp_artifact_list *l, const struct rp_enum_opts *opts)
+{
+	l->total_bytes = 0;
+	l->included_bytes = 0;
+	l->included_n = 0;
+	l->selection = opts->include ? "include" : opts->select_changed ? "changed" : "none";
 	for (size_t i = 0; i < l->n; i++) {
 		struct rp_artifact *a = &l->v[i];
+		bool selected = opts->include ? any_match(opts->include, a->path)
+					      : opts->select_changed && a->changed;
 
 		if (a->type == RP_ART_FILE)
 			l->total_bytes += a->size;
+		a->included = false;
+		if (!walk_reason(a->reason))
+			a->reason = NULL;
 		if (a->reason)
 			continue;
-		if (!any_match(opts->include, a->path))
+		if (!selected)
 			a->reason = "not_selected";
 		else if (any_match(opts->exclude, a->path))
 			a->reason = "excluded";
 		else if (a->type == RP_ART_SYMLINK)
 			a->reason = "symlink";
+		else if (!entry_name_ok(a->path))
+			a->reason = "unsafe_name";
 		else if (a->size > opts->max_file_bytes)
 			a->reason = "file_too_large";
 		else if (a->size > opts->max_total_bytes - l->included_bytes)
@@ -437,6 +550,7 @@ int rp_enum_workspace(struct rp_artifact_list *out, const char *base_dir,
 		goto done;
 	}
 	w->list = out;
+	w->git_ids = opts->git_ids;
 	w->path.data[0] = '\0';
 	fd = open(base_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -452,13 +566,15 @@ int rp_enum_workspace(struct rp_artifact_list *out, const char *base_dir,
 		goto done;
 	}
 	/* walk_dir() owns and closes dfd; fd stays for hash_files(). */
-	if ((rc = walk_dir(w, dfd, 0)) || (rc = hash_files(out, fd))) {
+	if ((rc = walk_dir(w, dfd, 0)) || (rc = hash_files(out, fd, opts->git_ids))) {
 		rp_error_prefix("enumerating workspace '%s'", base_dir);
 		goto done;
 	}
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), path_cmp);
-	select_artifacts(out, opts);
+	if (out->repos_n > 1)
+		qsort(out->repos, out->repos_n, sizeof(*out->repos), str_cmp);
+	rp_enum_select(out, opts);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -530,7 +646,7 @@ fail:
 }
 
 /* Set key to s, or to its lossy form plus key"Base64" with the exact bytes. */
-static int set_bytes(json_t *o, const char *key, const char *s)
+int rp_enum_json_set_path(json_t *o, const char *key, const char *s)
 {
 	size_t n = strlen(s), b64_len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
 	char b64_key[64], *lossy, *b64;
@@ -562,7 +678,7 @@ static json_t *artifact_json(const struct rp_artifact *a)
 	if (!o)
 		return NULL;
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)a->mode);
-	bad = set_bytes(o, "path", a->path) |
+	bad = rp_enum_json_set_path(o, "path", a->path) |
 	      json_object_set_new(o, "type", json_string(a->kind)) |
 	      json_object_set_new(o, "mode", json_string(mode)) |
 	      json_object_set_new(o, "size", json_integer((json_int_t)a->size));
@@ -571,7 +687,11 @@ static json_t *artifact_json(const struct rp_artifact *a)
 		bad |= json_object_set_new(o, "sha256", json_string(hex));
 	}
 	if (a->link_target)
-		bad |= set_bytes(o, "linkTarget", a->link_target);
+		bad |= rp_enum_json_set_path(o, "linkTarget", a->link_target);
+	if (a->changed)
+		bad |= json_object_set_new(o, "changed", json_true());
+	if (a->ignored)
+		bad |= json_object_set_new(o, "ignored", json_true());
 	bad |= json_object_set_new(o, "included", json_boolean(a->included));
 	if (a->reason)
 		bad |= json_object_set_new(o, "reason", json_string(a->reason));
@@ -592,9 +712,10 @@ json_t *rp_artifacts_to_json(const struct rp_artifact_list *l)
 			files = NULL;
 		}
 	}
-	return json_pack("{s:s, s:o, s:{s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:s, s:o, s:s, s:{s:I, s:I, s:I, s:I}}",
 			 "schema", "runpack.artifacts/v1",
 			 "files", files,
+			 "selection", l->selection ? l->selection : "none",
 			 "totals",
 			 "files", (json_int_t)l->n,
 			 "bytes", (json_int_t)l->total_bytes,
@@ -609,5 +730,8 @@ void rp_artifact_list_release(struct rp_artifact_list *l)
 		free(l->v[i].link_target);
 	}
 	free(l->v);
+	for (size_t i = 0; i < l->repos_n; i++)
+		free(l->repos[i]);
+	free(l->repos);
 	memset(l, 0, sizeof(*l));
 }

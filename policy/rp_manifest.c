@@ -477,6 +477,7 @@ static int parse_paths(struct rp_manifest *m, const struct rp_jsonin *in,
 	rp_jsonin_member(&f, &sec, "include");
 	if ((rc = rp_jsonin_strv(&m->include, in, &f, check_glob)))
 		return rc;
+	m->include_set = f.v != NULL;
 	rp_jsonin_member(&f, &sec, "exclude");
 	return rp_jsonin_strv(&m->exclude, in, &f, check_glob);
 }

@@ -71,7 +71,11 @@ struct rp_manifest {
 
 	struct rp_strv scope_write; /* relative paths inside the workspace; default ["."] */
 
-	struct rp_strv include;     /* artifact globs; default none */
+	/* Artifact globs. include_set tells an absent include (the default
+	 * selection: the files changed against the git base, if any) from an
+	 * explicit empty one (nothing). */
+	struct rp_strv include;
+	bool include_set;
 	struct rp_strv exclude;
 
 	bool diff;

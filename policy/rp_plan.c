@@ -135,6 +135,7 @@ int rp_plan_build(struct rp_plan *out, const struct rp_policy *p, const struct r
 	out->fs_read = p->filesystem.read;
 	out->artifact_max_file_bytes = p->artifacts.max_file_bytes;
 	out->artifact_max_total_bytes = p->artifacts.max_total_bytes;
+	out->artifact_max_diff_bytes = p->artifacts.max_diff_bytes;
 	out->artifact_redaction = p->redaction.artifacts;
 	out->require_enforcement = p->require_enforcement;
 	return RP_OK;
@@ -167,7 +168,7 @@ json_t *rp_plan_to_json(const struct rp_plan *plan)
 	return json_pack("{s:I, s:I, s:I, s:I,"
 			 " s:{s:s, s:o, s:b},"
 			 " s:{s:o, s:o},"
-			 " s:{s:I, s:I, s:s},"
+			 " s:{s:I, s:I, s:I, s:s},"
 			 " s:o}",
 			 "wallSeconds", (json_int_t)plan->wall_seconds,
 			 "memoryBytes", (json_int_t)plan->memory_bytes,
@@ -183,6 +184,7 @@ json_t *rp_plan_to_json(const struct rp_plan *plan)
 			 "artifacts",
 			 "maxFileBytes", (json_int_t)plan->artifact_max_file_bytes,
 			 "maxTotalBytes", (json_int_t)plan->artifact_max_total_bytes,
+			 "maxDiffBytes", (json_int_t)plan->artifact_max_diff_bytes,
 			 "redaction",
 			 plan->artifact_redaction == RP_ARTIFACTS_REPORT ? "report" : "redact",
 			 "requireEnforcement", enforce);

@@ -28,6 +28,7 @@ struct rp_plan {
 	struct rp_strv fs_read;        /* borrowed from the policy */
 	int64_t artifact_max_file_bytes;
 	int64_t artifact_max_total_bytes;
+	int64_t artifact_max_diff_bytes; /* cap on diff.patch */
 	enum rp_artifact_policy artifact_redaction;
 	unsigned require_enforcement;  /* RP_ENFORCE_* */
 };

@@ -1,6 +1,7 @@
 #include "rp_policy.h"
 #include "rp_error.h"
 #include "rp_jsonin.h"
+#include "rp_rules.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,8 @@ static const char default_text[] =
 	"  },\n"
 	"  \"artifacts\": {\n"
 	"    \"maxFileBytes\": 33554432,\n"
-	"    \"maxTotalBytes\": 268435456\n"
+	"    \"maxTotalBytes\": 268435456,\n"
+	"    \"maxDiffBytes\": 67108864\n"
 	"  },\n"
 	"  \"redaction\": {\n"
 	"    \"artifacts\": \"redact\",\n"
@@ -56,7 +58,9 @@ static const char *const filesystem_keys[] = { "read", "workspaceWrite", NULL };
 static const char *const limits_keys[] = {
 	"wallSeconds", "memoryBytes", "maxProcesses", "outputBytes", NULL,
 };
-static const char *const artifacts_keys[] = { "maxFileBytes", "maxTotalBytes", NULL };
+static const char *const artifacts_keys[] = {
+	"maxFileBytes", "maxTotalBytes", "maxDiffBytes", NULL,
+};
 static const char *const redaction_keys[] = { "artifacts", "rules", NULL };
 
 /* Indexed by the enums of rp_policy.h and rp_manifest.h. */
@@ -251,7 +255,61 @@ static int parse_numbers(struct rp_policy *p, const struct rp_jsonin *in,
 	if ((rc = rp_jsonin_int(&p->artifacts.max_file_bytes, in, &f, 0, INT64_MAX)))
 		return rc;
 	rp_jsonin_member(&f, &sec, "maxTotalBytes");
-	return rp_jsonin_int(&p->artifacts.max_total_bytes, in, &f, 0, INT64_MAX);
+	if ((rc = rp_jsonin_int(&p->artifacts.max_total_bytes, in, &f, 0, INT64_MAX)))
+		return rc;
+	rp_jsonin_member(&f, &sec, "maxDiffBytes");
+	return rp_jsonin_int(&p->artifacts.max_diff_bytes, in, &f, 0, INT64_MAX);
+}
+
+/*
+ * Custom redaction rules are compiled here (PCRE2 and Vectorscan, no side
+ * effects) so a bad one is rejected with its place in the file: the rule
+ * engine says which field of the rule is wrong (".allowlists[0].regexes[1]"),
+ * and that path is walked down from the rule's node.
+ */
+static int check_rules(const struct rp_jsonin *in, const struct rp_jsonin_node *arr)
+{
+	struct rp_jsonin_node nodes[8];
+	char where[160], msg[sizeof(rp_error_last()->msg)], keys[8][64];
+
+	for (size_t i = 0; i < json_array_size(arr->v); i++) {
+		const char *w = where, *id;
+		size_t depth = 0;
+
+		rp_jsonin_elem(&nodes[0], arr, i);
+		id = json_string_value(json_object_get(nodes[0].v, "id"));
+		for (size_t j = 0; id && j < i; j++) {
+			if (!strcmp(id, json_string_value(json_object_get(json_array_get(arr->v, j), "id")) ?
+					 json_string_value(json_object_get(json_array_get(arr->v, j), "id")) : "")) {
+				rp_jsonin_member(&nodes[1], &nodes[0], "id");
+				return rp_jsonin_error(in, &nodes[1], RP_E_INVALID, in->id_invalid,
+						       "rule id '%s' is used twice", id);
+			}
+		}
+		if (!rp_rules_validate(nodes[0].v, where, sizeof(where)))
+			continue;
+		snprintf(msg, sizeof(msg), "%s", rp_error_last()->msg);
+		while (*w && depth + 1 < sizeof(nodes) / sizeof(nodes[0])) {
+			if (*w == '.') {
+				size_t n = strcspn(w + 1, ".[");
+
+				/* Nodes keep a pointer to their key: one buffer each. */
+				snprintf(keys[depth], sizeof(keys[depth]), "%.*s", (int)n, w + 1);
+				rp_jsonin_member(&nodes[depth + 1], &nodes[depth], keys[depth]);
+				w += 1 + n;
+			} else if (*w == '[') {
+				rp_jsonin_elem(&nodes[depth + 1], &nodes[depth], strtoul(w + 1, NULL, 10));
+				w += strcspn(w, "]") + (w[strcspn(w, "]")] ? 1 : 0);
+			} else {
+				break;
+			}
+			if (!nodes[depth + 1].v)
+				break;
+			depth++;
+		}
+		return rp_jsonin_error(in, &nodes[depth], RP_E_INVALID, in->id_invalid, "%s", msg);
+	}
+	return RP_OK;
 }
 
 static int parse_redaction(struct rp_policy *p, const struct rp_jsonin *in,
@@ -274,6 +332,8 @@ static int parse_redaction(struct rp_policy *p, const struct rp_jsonin *in,
 	if (!json_is_array(f.v))
 		return rp_jsonin_error(in, &f, RP_E_INVALID, in->id_invalid,
 				       "expected an array, got %s", rp_jsonin_type_name(f.v));
+	if ((rc = check_rules(in, &f)))
+		return rc;
 	rules = json_deep_copy(f.v);
 	if (!rules)
 		return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
@@ -418,7 +478,7 @@ json_t *rp_policy_to_json(const struct rp_policy *p)
 			 " s:{s:s, s:o, s:o},"
 			 " s:{s:o, s:b},"
 			 " s:{s:I, s:I, s:I, s:I},"
-			 " s:{s:I, s:I},"
+			 " s:{s:I, s:I, s:I},"
 			 " s:{s:s, s:O},"
 			 " s:o}",
 			 "capacity",
@@ -442,6 +502,7 @@ json_t *rp_policy_to_json(const struct rp_policy *p)
 			 "artifacts",
 			 "maxFileBytes", (json_int_t)p->artifacts.max_file_bytes,
 			 "maxTotalBytes", (json_int_t)p->artifacts.max_total_bytes,
+			 "maxDiffBytes", (json_int_t)p->artifacts.max_diff_bytes,
 			 "redaction",
 			 "artifacts", redaction_names[p->redaction.artifacts],
 			 "rules", p->redaction.rules,

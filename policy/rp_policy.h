@@ -29,6 +29,8 @@
  *   limits.memoryBytes, .maxProcesses  >= 0 (0 = no limit)
  *   limits.outputBytes             >= 0, per stream
  *   artifacts.maxFileBytes, .maxTotalBytes  >= 0
+ *   artifacts.maxDiffBytes         >= 0; diff.patch larger than this is left
+ *                                  out (error diff_too_large)
  *   redaction.artifacts            "redact" | "report"
  *   redaction.rules                an array, kept as JSON for the redactor
  *   requireEnforcement[]           subset of "filesystem", "network", "limits"
@@ -89,6 +91,7 @@ struct rp_policy {
 	struct {
 		int64_t max_file_bytes;
 		int64_t max_total_bytes;
+		int64_t max_diff_bytes;
 	} artifacts;
 	struct {
 		enum rp_artifact_policy artifacts;

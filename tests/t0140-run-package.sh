@@ -6,10 +6,11 @@
 new_workspace ws
 
 test_expect_success 'a run writes the documented entries, attestation last' '
-	manifest m.json "$SCRATCH/ws" "[\"sh\", \"$(agent succeed.sh)\"]" &&
+	manifest m.json "$SCRATCH/ws" "[\"sh\", \"$(agent succeed.sh)\"]" ".diff = true" &&
 	expect_exit 0 "$RUNPACK" run --manifest m.json --out p.tar.zst --minisig &&
 	tar --zstd -tf p.tar.zst >list &&
-	assert_eq "$(head -n 6 list | tr "\n" " ")" "result.json manifest.json events.jsonl logs/stdout.log logs/stderr.log artifacts.json " &&
+	assert_eq "$(head -n 7 list | tr "\n" " ")" "result.json manifest.json events.jsonl logs/stdout.log logs/stderr.log artifacts.json diff.patch " &&
+	assert_eq "$(sed -n 8p list)" files/out/result.txt &&
 	assert_eq "$(tail -n 1 list)" attestation.dsse.json &&
 	assert_contains list "^files/out/result.txt$"
 '

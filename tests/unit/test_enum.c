@@ -329,7 +329,9 @@ static void test_many(void)
 	static char inc0[] = "**";
 	static char *inc[] = { inc0 };
 	static const struct rp_strv include = { inc, 1 };
-	const struct rp_enum_opts opts = { &include, NULL, 1 << 20, 1 << 30 };
+	const struct rp_enum_opts opts = {
+		.include = &include, .max_file_bytes = 1 << 20, .max_total_bytes = 1 << 30,
+	};
 	struct rp_artifact_list l;
 	char dir[1024], cmd[1200], line[256], name[64];
 	unsigned char data[3000];
@@ -375,7 +377,7 @@ static void test_many(void)
 static void test_too_deep(void)
 {
 	struct rp_artifact_list l;
-	const struct rp_enum_opts opts = { NULL, NULL, 0, 0 };
+	const struct rp_enum_opts opts = { .include = NULL };
 	char deep[1024];
 	int fd;
 
@@ -399,6 +401,131 @@ static void test_too_deep(void)
 	CHECK_INT(rp_enum_workspace(&l, "/nonexistent/ws", &opts), RP_E_NOTFOUND);
 }
 
+/* git's opinion of a blob id: what a `git hash-object` command prints. */
+static void git_hash(char out[41], const char *command)
+{
+	char cmd[1200];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s", ws, command);
+	p = popen(cmd, "r");
+	CHECK(p != NULL);
+	CHECK(fread(out, 1, 40, p) == 40);
+	out[40] = '\0';
+	CHECK(pclose(p) == 0);
+}
+
+static void id_hex(char out[41], const unsigned char id[RP_GIT_ID_LEN])
+{
+	for (size_t i = 0; i < RP_GIT_ID_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+/* With git_ids every file and symlink gets git's blob id, in the same read;
+ * directories holding .git are listed. */
+static void test_git_ids(void)
+{
+	const struct rp_enum_opts opts = {
+		.max_file_bytes = 1 << 20, .max_total_bytes = 1 << 30, .git_ids = true,
+	};
+	static const char *const files[] = { "a.txt", "out/empty", "out/big.bin", "out/sub/r2.bin" };
+	char want[41], got[41];
+	unsigned char id[RP_GIT_ID_LEN];
+	struct rp_artifact_list l;
+	const struct rp_artifact *a;
+
+	if (system("git --version >/dev/null 2>&1") != 0) {
+		printf("SKIP test_git_ids: git is not installed\n");
+		return;
+	}
+	CHECK_INT(rp_enum_workspace(&l, ws, &opts), RP_OK);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char tail[256];
+
+		a = find(&l, files[i]);
+		CHECK(a && a->git_id_valid);
+		snprintf(tail, sizeof(tail), "git hash-object '%s'", files[i]);
+		git_hash(want, tail);
+		id_hex(got, a->git_id);
+		CHECK_STR(got, want);
+	}
+	a = find(&l, "out/link");
+	CHECK(a->git_id_valid);
+	git_hash(want, "printf /etc/passwd | git hash-object --stdin");
+	id_hex(got, a->git_id);
+	CHECK_STR(got, want);
+	CHECK(!find(&l, "out/pipe")->git_id_valid);
+	CHECK_INT(rp_enum_blob_id(id, "", 0), RP_OK);
+	id_hex(got, id);
+	CHECK_STR(got, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+	/* ".git" entries below the root: nested repositories. */
+	CHECK_INT(l.repos_n, 2);
+	CHECK_STR(l.repos[0], "sub");
+	CHECK_STR(l.repos[1], "sub/deeper");
+	rp_artifact_list_release(&l);
+	CHECK(l.repos == NULL && l.repos_n == 0);
+	/* Without git_ids nothing is computed. */
+	enumerate(&l);
+	CHECK(!find(&l, "a.txt")->git_id_valid);
+	rp_artifact_list_release(&l);
+}
+
+/* Without include globs: the changed files, or nothing; selection redone
+ * from scratch each time, walk reasons kept. */
+static void test_select_changed(void)
+{
+	static char exc0[] = "**/*.tmp";
+	static char *exc[] = { exc0 };
+	static const struct rp_strv exclude = { exc, 1 };
+	struct rp_enum_opts opts = {
+		.exclude = &exclude, .max_file_bytes = 1 << 20, .max_total_bytes = 1 << 30,
+	};
+	struct rp_artifact_list l;
+	struct rp_artifact *a;
+	json_t *doc, *f;
+
+	CHECK_INT(rp_enum_workspace(&l, ws, &opts), RP_OK);
+	CHECK_STR(l.selection, "none");
+	CHECK_INT(l.included_n, 0);
+	for (size_t i = 0; i < l.n; i++) {
+		a = &l.v[i];
+		a->changed = !strcmp(a->path, "a.txt") || !strcmp(a->path, "out/skip.tmp") ||
+			     !strcmp(a->path, "out/link") || !strcmp(a->path, "out/pipe") ||
+			     !strcmp(a->path, BAD_NAME);
+		a->ignored = !strcmp(a->path, "out/z.txt");
+	}
+	rp_enum_select(&l, &opts);
+	CHECK_STR(l.selection, "none");
+	CHECK_INT(l.included_n, 0);
+	opts.select_changed = true;
+	rp_enum_select(&l, &opts);
+	CHECK_STR(l.selection, "changed");
+	CHECK_INT(l.included_n, 1);
+	CHECK(find(&l, "a.txt")->included);
+	CHECK_STR(find(&l, "out/skip.tmp")->reason, "excluded");
+	CHECK_STR(find(&l, "out/link")->reason, "symlink");
+	CHECK_STR(find(&l, "out/pipe")->reason, "special_file");
+	CHECK_STR(find(&l, BAD_NAME)->reason, "unsafe_name");
+	CHECK_STR(find(&l, "out/r1.txt")->reason, "not_selected");
+	CHECK_INT(l.included_bytes, 6);
+	CHECK_INT(l.total_bytes, 6 + 1 + 500000 + 0 + 11 + 9 + 300000 + 5 + 7);
+
+	doc = rp_artifacts_to_json(&l);
+	CHECK_STR(json_string_value(json_object_get(doc, "selection")), "changed");
+	f = json_array_get(json_object_get(doc, "files"), 0);
+	CHECK(json_is_true(json_object_get(f, "changed")));
+	CHECK(json_object_get(f, "ignored") == NULL);
+	for (size_t i = 0; i < l.n; i++) {
+		f = json_array_get(json_object_get(doc, "files"), i);
+		if (!strcmp(l.v[i].path, "out/z.txt")) {
+			CHECK(json_is_true(json_object_get(f, "ignored")));
+			CHECK(json_object_get(f, "changed") == NULL);
+		}
+	}
+	json_decref(doc);
+	rp_artifact_list_release(&l);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -416,5 +543,7 @@ int main(void)
 	RUN(test_open);
 	RUN(test_many);
 	RUN(test_too_deep);
+	RUN(test_git_ids);
+	RUN(test_select_changed);
 	return harness_done();
 }

@@ -90,6 +90,7 @@ static void test_full(void)
 	CHECK_INT(m->scope_write.n, 2);
 	CHECK_STR(m->scope_write.v[1], "out");
 	CHECK_INT(m->include.n, 1);
+	CHECK(m->include_set);
 	CHECK_STR(m->include.v[0], "out/**");
 	CHECK_INT(m->exclude.n, 1);
 	CHECK_STR(m->exclude.v[0], "**/*.tmp");
@@ -123,8 +124,29 @@ static void test_defaults(void)
 	CHECK(m->scope_write.v[1] == NULL);
 	CHECK(m->argv.v[1] == NULL);
 	CHECK_INT(m->include.n, 0);
+	CHECK(!m->include_set);
 	CHECK_INT(m->exclude.n, 0);
 	CHECK(!m->diff);
+	rp_manifest_free(m);
+}
+
+/* An absent include (default selection) is not an empty one (nothing). */
+static void test_include_absent_or_empty(void)
+{
+	static const char empty[] = "{\"baseDir\": \"/w\", \"agent\": {\"argv\": [\"true\"]},"
+				    " \"artifacts\": {\"include\": []}}";
+	static const char only_exclude[] = "{\"baseDir\": \"/w\", \"agent\": {\"argv\": [\"true\"]},"
+					   " \"artifacts\": {\"exclude\": [\"*.o\"]}}";
+	struct rp_manifest *m = NULL;
+
+	CHECK_INT(rp_manifest_parse(&m, "m.json", empty, strlen(empty)), RP_OK);
+	CHECK(m->include_set);
+	CHECK_INT(m->include.n, 0);
+	rp_manifest_free(m);
+	m = NULL;
+	CHECK_INT(rp_manifest_parse(&m, "m.json", only_exclude, strlen(only_exclude)), RP_OK);
+	CHECK(!m->include_set);
+	CHECK_INT(m->exclude.n, 1);
 	rp_manifest_free(m);
 }
 
@@ -472,6 +494,7 @@ int main(void)
 		return 2;
 	RUN(test_full);
 	RUN(test_defaults);
+	RUN(test_include_absent_or_empty);
 	RUN(test_run_id);
 	RUN(test_unknown_fields);
 	RUN(test_types);

@@ -11,7 +11,7 @@ static const char permissive[] =
 	"            \"[::1]:11434\", \"8.8.8.8:53\", \"127.0.0.1:8080\"],\n"
 	"  \"privateOnlyProviders\": [\"ollama\"]},\n"
 	" \"limits\": {\"memoryBytes\": 1000, \"maxProcesses\": 7, \"outputBytes\": 99},\n"
-	" \"artifacts\": {\"maxFileBytes\": 5, \"maxTotalBytes\": 6},\n"
+	" \"artifacts\": {\"maxFileBytes\": 5, \"maxTotalBytes\": 6, \"maxDiffBytes\": 7},\n"
 	" \"redaction\": {\"artifacts\": \"report\"},\n"
 	" \"requireEnforcement\": [\"filesystem\", \"limits\"]}";
 
@@ -98,6 +98,7 @@ static void test_defaults(void)
 	CHECK_INT(plan.fs_read.n, 6);
 	CHECK_INT(plan.artifact_max_file_bytes, 33554432);
 	CHECK_INT(plan.artifact_max_total_bytes, 268435456);
+	CHECK_INT(plan.artifact_max_diff_bytes, 67108864);
 	CHECK_INT(plan.artifact_redaction, RP_ARTIFACTS_REDACT);
 	CHECK_INT(plan.require_enforcement, RP_ENFORCE_NETWORK);
 
@@ -108,7 +109,8 @@ static void test_defaults(void)
 			  " \"filesystem\": {\"read\": [\"/usr\", \"/etc\", \"/bin\", \"/lib\","
 			  " \"/lib64\", \"/opt\"], \"write\": [\".\"]},"
 			  " \"artifacts\": {\"maxFileBytes\": 33554432,"
-			  " \"maxTotalBytes\": 268435456, \"redaction\": \"redact\"},"
+			  " \"maxTotalBytes\": 268435456, \"maxDiffBytes\": 67108864,"
+			  " \"redaction\": \"redact\"},"
 			  " \"requireEnforcement\": [\"network\"]}", 0, NULL);
 	CHECK(j && want);
 	CHECK(json_equal(j, want));
@@ -136,6 +138,7 @@ static void test_copies(void)
 	CHECK_INT(plan.egress_allow.n, 1);
 	CHECK_INT(plan.artifact_max_file_bytes, 5);
 	CHECK_INT(plan.artifact_max_total_bytes, 6);
+	CHECK_INT(plan.artifact_max_diff_bytes, 7);
 	CHECK_INT(plan.artifact_redaction, RP_ARTIFACTS_REPORT);
 	CHECK_INT(plan.require_enforcement, RP_ENFORCE_FILESYSTEM | RP_ENFORCE_LIMITS);
 	j = rp_plan_to_json(&plan);

@@ -57,6 +57,7 @@ static void check_defaults(const struct rp_policy *p)
 	CHECK_INT(p->limits.output_bytes, 67108864);
 	CHECK_INT(p->artifacts.max_file_bytes, 33554432);
 	CHECK_INT(p->artifacts.max_total_bytes, 268435456);
+	CHECK_INT(p->artifacts.max_diff_bytes, 67108864);
 	CHECK_INT(p->redaction.artifacts, RP_ARTIFACTS_REDACT);
 	CHECK(json_is_array(p->redaction.rules));
 	CHECK_INT(json_array_size(p->redaction.rules), 0);
@@ -121,8 +122,8 @@ static void test_round_trip_full(void)
 		" \"filesystem\": {\"read\": [\"/usr\", \"/etc\"], \"workspaceWrite\": false},\n"
 		" \"limits\": {\"wallSeconds\": 60, \"memoryBytes\": 0, \"maxProcesses\": 0,\n"
 		"  \"outputBytes\": 1024},\n"
-		" \"artifacts\": {\"maxFileBytes\": 10, \"maxTotalBytes\": 20},\n"
-		" \"redaction\": {\"artifacts\": \"report\", \"rules\": [{\"id\": \"x\"}]},\n"
+		" \"artifacts\": {\"maxFileBytes\": 10, \"maxTotalBytes\": 20, \"maxDiffBytes\": 30},\n"
+		" \"redaction\": {\"artifacts\": \"report\", \"rules\": [{\"id\": \"x\", \"regex\": \"x_[0-9]{8}\"}]},\n"
 		" \"requireEnforcement\": [\"filesystem\", \"network\", \"limits\"]}";
 	struct rp_policy *p = parse_ok(text), *again = NULL;
 	json_t *doc = rp_policy_to_json(p), *orig = json_loads(text, 0, NULL), *doc2;
@@ -137,6 +138,7 @@ static void test_round_trip_full(void)
 	CHECK_INT(p->egress.max_mode, RP_EGRESS_ALLOWLIST);
 	CHECK(!p->filesystem.workspace_write);
 	CHECK_INT(p->redaction.artifacts, RP_ARTIFACTS_REPORT);
+	CHECK_INT(p->artifacts.max_diff_bytes, 30);
 	CHECK_INT(p->require_enforcement,
 		  RP_ENFORCE_FILESYSTEM | RP_ENFORCE_NETWORK | RP_ENFORCE_LIMITS);
 	CHECK(doc && orig);
@@ -172,9 +174,17 @@ static void test_partial(void)
 	CHECK_INT(p->require_enforcement, 0);
 	CHECK_INT(p->capacity.limits_n, 1);
 	CHECK_INT(p->artifacts.max_total_bytes, 268435456);
+	CHECK_INT(p->artifacts.max_diff_bytes, 67108864);
 	rp_policy_free(p);
 
-	p = parse_ok("{\"capacity\": {\"limits\": []}, \"redaction\": {\"rules\": [1]}}");
+	/* One artifacts field leaves its neighbours at the default. */
+	p = parse_ok("{\"artifacts\": {\"maxDiffBytes\": 0}}");
+	CHECK_INT(p->artifacts.max_diff_bytes, 0);
+	CHECK_INT(p->artifacts.max_file_bytes, 33554432);
+	rp_policy_free(p);
+
+	p = parse_ok("{\"capacity\": {\"limits\": []}, \"redaction\": {\"rules\": "
+		     "[{\"id\": \"y\", \"regex\": \"y_[0-9]{8}\"}]}}");
 	CHECK_INT(p->capacity.limits_n, 0);
 	CHECK_INT(p->capacity.on_full, RP_ON_FULL_REJECT);
 	CHECK_INT(json_array_size(p->redaction.rules), 1);
@@ -211,10 +221,16 @@ static void test_errors(void)
 	static const char on_full[] = "{\"capacity\": {\"onFull\": \"wait\"}}";
 	static const char enforce[] = "{\"requireEnforcement\": [\"network\", \"magic\"]}";
 	static const char rules[] = "{\"redaction\": {\"rules\": {}}}";
+	static const char rule_re[] =
+		"{\"redaction\": {\"rules\": [{\"id\": \"r1\", \"regex\": \"a(\"}]}}";
+	static const char rule_allow[] = "{\"redaction\": {\"rules\": [{\"id\": \"r1\", \"regex\": \"ab\",\n"
+					 "  \"allowlists\": [{\"stopwords\": [\"x\", 2]}]}]}}";
 	static const char allow[] = "{\"egress\": {\"allow\": [\"10.0.0.1/8:443\"]}}";
 	static const char read_rel[] = "{\"filesystem\": {\"read\": [\"/usr\", \"etc\"]}}";
 	static const char state_rel[] = "{\"capacity\": {\"stateDir\": \"state\"}}";
 	static const char syntax[] = "{\"limits\": {\"wallSeconds\": 60,}}";
+	static const char diff_neg[] = "{\"artifacts\": {\"maxDiffBytes\": -1}}";
+	static const char diff_type[] = "{\"artifacts\": {\"maxDiffBytes\": 1.5}}";
 
 	EXPECT_ERR(unknown, "policy_unknown_field", "$.egress.alow", 2, 3);
 	CHECK_STR(rp_error_last()->msg,
@@ -236,10 +252,16 @@ static void test_errors(void)
 	EXPECT_ERR(on_full, "policy_invalid_field", "$.capacity.onFull", 1, 25);
 	EXPECT_ERR(enforce, "policy_invalid_field", "$.requireEnforcement[1]", 1, 36);
 	EXPECT_ERR(rules, "policy_invalid_field", "$.redaction.rules", 1, 25);
+	EXPECT_ERR(rule_re, "policy_invalid_field", "$.redaction.rules[0].regex", 1, 48);
+	CHECK(strstr(rp_error_last()->msg, "rule 'r1'") != NULL);
+	EXPECT_ERR(rule_allow, "policy_invalid_field",
+		   "$.redaction.rules[0].allowlists[0].stopwords[1]", 2, 38);
 	EXPECT_ERR(allow, "policy_invalid_field", "$.egress.allow[0]", 1, 23);
 	EXPECT_ERR(read_rel, "policy_invalid_field", "$.filesystem.read[1]", 1, 34);
 	EXPECT_ERR(state_rel, "policy_invalid_field", "$.capacity.stateDir", 1, 27);
 	EXPECT_ERR(syntax, "policy_parse_error", "", 1, 31);
+	EXPECT_ERR(diff_neg, "policy_invalid_field", "$.artifacts.maxDiffBytes", 1, 32);
+	EXPECT_ERR(diff_type, "policy_invalid_field", "$.artifacts.maxDiffBytes", 1, 32);
 }
 
 static struct rp_policy *parse_file(const char *path)
