@@ -226,7 +226,7 @@ static void out_puts(struct text_out *o, const char *s)
 		out_putc(o, *s++);
 }
 
-static bool is_identifier(const char *s)
+bool rp_jsonin_identifier(const char *s)
 {
 	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
 		return false;
@@ -275,7 +275,7 @@ static void path_append(struct text_out *o, const struct rp_jsonin_node *n)
 
 		snprintf(idx, sizeof(idx), "[%zu]", n->index);
 		out_puts(o, idx);
-	} else if (is_identifier(n->key) && strlen(n->key) <= PATH_KEY_MAX) {
+	} else if (rp_jsonin_identifier(n->key) && strlen(n->key) <= PATH_KEY_MAX) {
 		out_putc(o, '.');
 		out_puts(o, n->key);
 	} else {

@@ -59,6 +59,9 @@ void rp_jsonin_member(struct rp_jsonin_node *out, const struct rp_jsonin_node *p
 void rp_jsonin_elem(struct rp_jsonin_node *out, const struct rp_jsonin_node *parent,
 		    size_t index);
 
+/* true for [A-Za-z_][A-Za-z0-9_]*: a path key printed bare, an env name. */
+bool rp_jsonin_identifier(const char *s);
+
 /* "$.a.b[3]" into out (always NUL-terminated; long keys are shortened). */
 void rp_jsonin_path(char *out, size_t cap, const struct rp_jsonin_node *n);
 

@@ -263,21 +263,10 @@ static int check_relative(const struct rp_jsonin *in, const struct rp_jsonin_nod
 	return RP_OK;
 }
 
-static bool env_name_valid(const char *s)
-{
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
 static int check_env_name(const struct rp_jsonin *in, const struct rp_jsonin_node *n,
 			  const char *s)
 {
-	if (env_name_valid(s))
+	if (rp_jsonin_identifier(s))
 		return RP_OK;
 	return rp_jsonin_error_key(in, n, RP_E_INVALID, in->id_invalid,
 				   "expected a variable name matching [A-Za-z_][A-Za-z0-9_]*");
@@ -286,7 +275,7 @@ static int check_env_name(const struct rp_jsonin *in, const struct rp_jsonin_nod
 static int check_secret_ref(const struct rp_jsonin *in, const struct rp_jsonin_node *n,
 			    const char *s)
 {
-	if (strncmp(s, "env:", 4) == 0 && env_name_valid(s + 4))
+	if (strncmp(s, "env:", 4) == 0 && rp_jsonin_identifier(s + 4))
 		return RP_OK;
 	if (strncmp(s, "file:", 5) == 0 && s[5] == '/')
 		return RP_OK;
@@ -583,4 +572,17 @@ int rp_manifest_locate_error(const char *file, const char *text, size_t len)
 	const struct rp_jsonin in = { .file = file, .text = text, .len = len };
 
 	return rp_jsonin_locate_last(&in);
+}
+
+json_t *rp_strv_to_json(const struct rp_strv *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < v->n; i++) {
+		if (json_array_append_new(a, json_string(v->v[i])) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
 }

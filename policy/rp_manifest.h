@@ -104,6 +104,9 @@ bool rp_run_id_valid(const char *id);
 
 const char *rp_egress_mode_name(enum rp_egress_mode m);
 
+/* A JSON array of the list's strings (new reference; NULL on failure). */
+json_t *rp_strv_to_json(const struct rp_strv *v);
+
 /*
  * One egress allow entry, "host:port": a DNS name, an IPv4 address or CIDR
  * ("10.0.0.0/8:11434"), or a bracketed IPv6 address or CIDR ("[::1]:8080",

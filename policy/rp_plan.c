@@ -141,19 +141,6 @@ int rp_plan_build(struct rp_plan *out, const struct rp_policy *p, const struct r
 	return RP_OK;
 }
 
-static json_t *strv_json(const struct rp_strv *v)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < v->n; i++) {
-		if (json_array_append_new(a, json_string(v->v[i])) < 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	}
-	return a;
-}
-
 json_t *rp_plan_to_json(const struct rp_plan *plan)
 {
 	json_t *enforce = json_array();
@@ -176,11 +163,11 @@ json_t *rp_plan_to_json(const struct rp_plan *plan)
 			 "outputBytes", (json_int_t)plan->output_bytes,
 			 "egress",
 			 "mode", rp_egress_mode_name(plan->egress_mode),
-			 "allow", strv_json(&plan->egress_allow),
+			 "allow", rp_strv_to_json(&plan->egress_allow),
 			 "privateOnly", (int)plan->private_only,
 			 "filesystem",
-			 "read", strv_json(&plan->fs_read),
-			 "write", strv_json(&plan->scope_write),
+			 "read", rp_strv_to_json(&plan->fs_read),
+			 "write", rp_strv_to_json(&plan->scope_write),
 			 "artifacts",
 			 "maxFileBytes", (json_int_t)plan->artifact_max_file_bytes,
 			 "maxTotalBytes", (json_int_t)plan->artifact_max_total_bytes,

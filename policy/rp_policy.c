@@ -424,19 +424,6 @@ int rp_policy_parse(struct rp_policy **out, const char *file, const char *text, 
 	return RP_OK;
 }
 
-static json_t *strv_json(const struct rp_strv *v)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < v->n; i++) {
-		if (json_array_append_new(a, json_string(v->v[i])) < 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	}
-	return a;
-}
-
 static json_t *limits_json(const struct rp_policy *p)
 {
 	json_t *a = json_array();
@@ -489,10 +476,10 @@ json_t *rp_policy_to_json(const struct rp_policy *p)
 			 "queueTimeoutSeconds", (json_int_t)p->capacity.queue_timeout_seconds,
 			 "egress",
 			 "maxMode", mode_names[p->egress.max_mode],
-			 "allow", strv_json(&p->egress.allow),
-			 "privateOnlyProviders", strv_json(&p->egress.private_only_providers),
+			 "allow", rp_strv_to_json(&p->egress.allow),
+			 "privateOnlyProviders", rp_strv_to_json(&p->egress.private_only_providers),
 			 "filesystem",
-			 "read", strv_json(&p->filesystem.read),
+			 "read", rp_strv_to_json(&p->filesystem.read),
 			 "workspaceWrite", (int)p->filesystem.workspace_write,
 			 "limits",
 			 "wallSeconds", (json_int_t)p->limits.wall_seconds,
