@@ -6,27 +6,14 @@
  * records an error, sets the terminal status and skips to packaging.
  */
 #include "cmd.h"
-#include "rp_capture.h"
-#include "rp_enum.h"
+#include "run.h"
 #include "rp_error.h"
-#include "rp_events.h"
-#include "rp_git.h"
-#include "rp_manifest.h"
-#include "rp_pack.h"
-#include "rp_plan.h"
-#include "rp_policy.h"
-#include "rp_redact.h"
-#include "rp_secrets.h"
-#include "rp_sha256.h"
-#include "rp_sign.h"
-#include "rp_spawn.h"
 #include "rp_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,62 +23,6 @@
 
 #define RP_POLICY_MAX_BYTES (1u << 20)
 #define RP_GRACE_MS 5000
-
-struct run_opts {
-	const char *manifest_path;
-	const char *policy_path;
-	const char *key_path;
-	const char *out_path;
-	const char *event_log;
-	const char *state_dir;
-	bool minisig;
-};
-
-/* Everything one run accumulates; released by run_release(). */
-struct run {
-	struct run_opts o;
-	int64_t started_ms, ended_ms;
-	const char *status;   /* terminal status; NULL while undecided */
-	int exit_code;        /* runpack's exit code */
-	json_t *errors;       /* errors[] of result.json and the summary */
-
-	struct rp_buf manifest_text;
-	bool manifest_read;
-	struct rp_manifest *manifest;
-	char *run_id;
-	struct rp_policy *policy;
-	const char *policy_source;
-	struct rp_plan plan;
-	bool planned;
-
-	char *state_dir;
-	char *scratch;        /* <state>/runs/<runId>.XXXXXX */
-	struct rp_key *key;
-	char *key_pub_path;   /* where the per-host public key is, if used */
-	char *out_path;
-
-	struct rp_secrets secrets;
-	struct rp_redactor *redactor;
-	struct rp_events *events;
-	struct rp_capture out, err;
-	bool captures;
-	struct rp_spawn_caps caps;
-	struct rp_spawn_result res;
-	bool spawned;
-	json_t *enforcement;
-	struct rp_artifact_list artifacts;
-	bool enumerated;
-	struct rp_git *git;   /* NULL unless the workspace is a readable repository */
-	bool git_compared;    /* the workspace was compared with the git base */
-	bool diff_staged;     /* diff.patch is in the staging file */
-	uint64_t diff_offset, diff_size;
-	struct rp_git_diff_stats diff_stats;
-	unsigned char diff_sha[RP_SHA256_LEN];
-	json_t *findings;     /* redaction findings per entry */
-	unsigned char pkg_sha[RP_SHA256_LEN];
-	bool packaged;
-	char *minisig_path;
-};
 
 void cmd_run_usage(FILE *f)
 {
@@ -169,42 +100,15 @@ static int parse_flags(struct run_opts *o, int argc, char **argv)
 	return RP_OK;
 }
 
-/* errors[] entry from the last rp_error, with its input location if any. */
-static void add_error_last(struct run *r)
-{
-	const struct rp_error *e = rp_error_last();
-	json_t *o = json_pack("{s:s, s:s}", "code", e->id ? e->id : rp_code_id(e->code),
-			      "message", e->msg);
-
-	if (!o)
-		return;
-	if (e->where.file[0])
-		json_object_set_new(o, "file", json_string(e->where.file));
-	if (e->where.json_path[0])
-		json_object_set_new(o, "path", json_string(e->where.json_path));
-	if (e->where.line > 0) {
-		json_object_set_new(o, "line", json_integer(e->where.line));
-		json_object_set_new(o, "column", json_integer(e->where.column));
-	}
-	json_array_append_new(r->errors, o);
-}
-
 /* Record a failure that decides the run's outcome, and say it on stderr. */
 static void fail(struct run *r, const char *status, int exit_code)
 {
-	add_error_last(r);
+	run_add_error(r);
 	cmd_print_error(NULL);
 	if (!r->status) {
 		r->status = status;
 		r->exit_code = exit_code;
 	}
-}
-
-/* Record a failure that leaves the run's outcome alone, and say it. */
-static void note(struct run *r, const char *context)
-{
-	add_error_last(r);
-	cmd_print_error(context);
 }
 
 static int read_inputs(struct run *r)
@@ -571,15 +475,6 @@ done:
 	return rc;
 }
 
-static const char *signal_name(int sig)
-{
-	const char *abbrev = sigabbrev_np(sig);
-	static __thread char buf[32];
-
-	snprintf(buf, sizeof(buf), "SIG%s", abbrev ? abbrev : "UNKNOWN");
-	return buf;
-}
-
 /* Map the spawn outcome to the terminal status and exit code. */
 static void decide_outcome(struct run *r)
 {
@@ -596,7 +491,7 @@ static void decide_outcome(struct run *r)
 	} else if (!s->started) {
 		rp_error_set(RP_E_IO, "agent_exec_failed", "cannot execute '%s': %s",
 			     r->manifest->argv.v[0], strerror(s->exec_errno));
-		add_error_last(r);
+		run_add_error(r);
 		cmd_print_error(NULL);
 		r->status = "failed";
 		r->exit_code = RP_EXIT_FAILED;
@@ -630,531 +525,6 @@ static void record_applied(struct run *r)
 	if (r->plan.max_processes > 0 && geteuid() != 0 && !s->processes_limited)
 		json_object_set_new(limits, "maxProcesses",
 				    applied(false, NULL, "setrlimit(RLIMIT_NPROC) failed"));
-}
-
-static void add_finding(struct run *r, const char *entry, const char *rule, uint64_t count)
-{
-	if (count)
-		json_array_append_new(r->findings, json_pack("{s:s, s:s, s:I}", "entry", entry,
-							     "rule", rule, "count", (json_int_t)count));
-}
-
-static void add_stream_findings(struct run *r, const char *entry, const struct rp_redact_stream *s)
-{
-	struct rp_redact_finding f[512];
-	size_t i, n = rp_redact_stream_findings(s, f, 512);
-
-	for (i = 0; i < n; i++)
-		add_finding(r, entry, f[i].rule, f[i].count);
-}
-
-static json_t *output_json(const struct rp_capture *c)
-{
-	return json_pack("{s:I, s:I, s:b}", "bytes", (json_int_t)c->raw_bytes,
-			 "keptBytes", (json_int_t)c->kept_bytes, "truncated", c->truncated);
-}
-
-static json_t *time_or_null(int64_t ms)
-{
-	char buf[32];
-
-	if (ms <= 0)
-		return json_null();
-	rp_format_time_ms(buf, ms);
-	return json_string(buf);
-}
-
-static json_t *digest_json(const json_t *doc)
-{
-	unsigned char d[RP_SHA256_LEN];
-	char hex[RP_SHA256_HEX_LEN + 1];
-	char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-
-	if (!text || rp_sha256_buf(d, text, strlen(text))) {
-		free(text);
-		return json_null();
-	}
-	free(text);
-	rp_sha256_hex(hex, d);
-	return json_string(hex);
-}
-
-/* result.json's git section: rp_git's, plus what became of the diff. */
-static json_t *git_json(const struct run *r)
-{
-	char hex[RP_SHA256_HEX_LEN + 1];
-	json_t *o, *diff;
-
-	if (!r->git)
-		return json_null();
-	o = rp_git_to_json(r->git);
-	if (!o)
-		return json_null();
-	if (!r->manifest->diff) {
-		diff = json_null();
-	} else if (r->diff_staged) {
-		rp_sha256_hex(hex, r->diff_sha);
-		diff = json_pack("{s:b, s:I, s:I, s:s}", "included", 1,
-				 "files", (json_int_t)r->diff_stats.files,
-				 "bytes", (json_int_t)r->diff_size, "sha256", hex);
-	} else {
-		diff = json_pack("{s:b, s:n, s:n, s:n}", "included", 0, "files", "bytes", "sha256");
-	}
-	json_object_set_new(o, "diff", diff);
-	return o;
-}
-
-static json_t *build_result(struct run *r)
-{
-	const struct rp_manifest *m = r->manifest;
-	const struct rp_spawn_result *s = &r->res;
-	json_t *res, *policy, *effective = NULL, *operator_policy = NULL, *workspace, *agent;
-
-	res = json_pack("{s:s, s:s, s:b, s:{s:s, s:s}, s:s}",
-			"schema", "runpack.result/v1",
-			"runId", r->run_id,
-			"runIdGenerated", m ? m->run_id_generated : true,
-			"runner", "name", "runpack", "version", RP_VERSION,
-			"status", r->status);
-	if (!res)
-		return NULL;
-	json_object_set_new(res, "exitCode", r->spawned && s->exited ? json_integer(s->exit_code)
-								     : json_null());
-	json_object_set_new(res, "signal", r->spawned && s->signal ? json_string(signal_name(s->signal))
-								   : json_null());
-	json_object_set_new(res, "timedOut", json_boolean(r->spawned && s->timed_out));
-	json_object_set_new(res, "cancellation", r->spawned && s->cancelled
-		? json_pack("{s:s, s:b, s:b}", "signal", signal_name(s->cancel_signal),
-			    "agentStarted", s->started, "escalatedToKill", s->escalated_kill)
-		: json_null());
-	json_object_set(res, "errors", r->errors);
-	json_object_set_new(res, "timings", json_pack("{s:o, s:o, s:o, s:o, s:I}",
-		"startedAt", time_or_null(r->started_ms),
-		"agentStartedAt", time_or_null(r->spawned && s->started ? s->started_ms : 0),
-		"agentEndedAt", time_or_null(r->spawned && s->started ? s->ended_ms : 0),
-		"endedAt", time_or_null(r->ended_ms),
-		"durationMs", (json_int_t)(r->ended_ms - r->started_ms)));
-	json_object_set_new(res, "capacity", json_pack("{s:s, s:i, s:b, s:s}",
-		"decision", r->status && !strcmp(r->status, "rejected") ? "not_evaluated" : "admitted",
-		"waitMs", 0, "leased", false,
-		"note", "capacity limits are validated but not leased by this version"));
-	if (r->policy)
-		operator_policy = rp_policy_to_json(r->policy);
-	if (r->planned)
-		effective = rp_plan_to_json(&r->plan);
-	policy = json_pack("{s:s}", "source", r->policy_source ? r->policy_source : "none");
-	json_object_set_new(policy, "sha256", operator_policy ? digest_json(operator_policy) : json_null());
-	json_object_set_new(policy, "effectiveSha256", effective ? digest_json(effective) : json_null());
-	json_object_set_new(policy, "effective", effective ? effective : json_null());
-	json_object_set_new(res, "policy", policy);
-	json_decref(operator_policy);
-	json_object_set(res, "enforcement", r->enforcement ? r->enforcement : json_null());
-	json_object_set_new(res, "output", r->spawned
-		? json_pack("{s:o, s:o}", "stdout", output_json(&r->out), "stderr", output_json(&r->err))
-		: json_null());
-	json_object_set_new(res, "redaction", json_pack("{s:O, s:I}", "findings", r->findings,
-		"secretsInjected", (json_int_t)r->secrets.n));
-	json_object_set_new(res, "artifacts", r->enumerated
-		? json_pack("{s:I, s:I, s:I, s:I}", "files", (json_int_t)r->artifacts.n,
-			    "bytes", (json_int_t)r->artifacts.total_bytes,
-			    "included", (json_int_t)r->artifacts.included_n,
-			    "includedBytes", (json_int_t)r->artifacts.included_bytes)
-		: json_null());
-	json_object_set_new(res, "git", git_json(r));
-	workspace = json_object();
-	agent = json_object();
-	if (m) {
-		json_object_set_new(workspace, "baseDir", json_string(m->base_dir));
-		json_object_set_new(workspace, "importedFrom", m->imported_from ?
-				    json_string(m->imported_from) : json_null());
-		json_object_set(workspace, "orchestratorWorkspace", m->orchestrator_workspace ?
-				m->orchestrator_workspace : json_null());
-		json_object_set_new(agent, "argv", json_array());
-		for (size_t i = 0; i < m->argv.n; i++)
-			json_array_append_new(json_object_get(agent, "argv"), json_string(m->argv.v[i]));
-		json_object_set_new(agent, "cwd", json_string(m->cwd));
-		json_object_set_new(agent, "provider", m->provider ? json_string(m->provider) : json_null());
-		json_object_set_new(agent, "runtime", m->runtime ? json_string(m->runtime) : json_null());
-	}
-	json_object_set_new(res, "workspace", workspace);
-	json_object_set_new(res, "agent", agent);
-	return res;
-}
-
-/* One files/ entry, redacted into the run's staging file first because the
- * tar header needs the final size before the data. All entries share one
- * staging file: a temporary file each would cost an inode allocation per
- * artifact, which dominates packaging time for many small files. */
-struct staged_file {
-	char *name;
-	uint64_t offset;
-	uint64_t size;
-};
-
-struct stage {
-	int fd;
-	uint64_t end;
-};
-
-static int stage_sink(void *ctx, const unsigned char *p, size_t n)
-{
-	struct stage *st = ctx;
-
-	if (rp_write_all(st->fd, p, n) < 0)
-		return rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
-					  "cannot write a staged artifact");
-	st->end += n;
-	return RP_OK;
-}
-
-/* Drop a partial copy so the next entry starts where this one did. */
-static int stage_rewind(struct stage *st, uint64_t offset)
-{
-	int rc = RP_OK;
-
-	if (st->end != offset &&
-	    (ftruncate(st->fd, (off_t)offset) < 0 || lseek(st->fd, (off_t)offset, SEEK_SET) < 0))
-		rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
-					"cannot rewind the staging file");
-	st->end = offset;
-	return rc;
-}
-
-/* files/ and diff.patch follow the policy's redaction.artifacts: "report"
- * counts rule matches without masking them; injected secrets are masked in
- * either mode. */
-static unsigned artifact_redact_flags(const struct run *r)
-{
-	return r->planned && r->plan.artifact_redaction == RP_ARTIFACTS_REPORT ? RP_REDACT_REPORT : 0;
-}
-
-static int stage_artifact(struct run *r, struct stage *st, struct staged_file *f,
-			  const struct rp_artifact *a)
-{
-	struct rp_buf name = RP_BUF_INIT, raw = RP_BUF_INIT;
-	struct rp_redact_stream *rs = NULL;
-	unsigned char chunk[1 << 16];
-	ssize_t n;
-	int in = -1, rc;
-
-	f->offset = st->end;
-	f->size = 0;
-	f->name = NULL;
-	rc = rp_buf_printf(&raw, "files/%s", a->path);
-	if (!rc)
-		rc = rp_redact_buf(r->redactor, raw.data, raw.len, &name, NULL);
-	if (rc)
-		goto done;
-	in = rp_enum_open(r->manifest->base_dir, a->path);
-	if (in < 0) {
-		rc = in;
-		goto done;
-	}
-	rc = rp_redact_stream_new_flags(&rs, r->redactor, artifact_redact_flags(r), stage_sink, st);
-	while (!rc && (n = rp_read_some(in, chunk, sizeof(chunk))) > 0)
-		rc = rp_redact_stream_write(rs, chunk, (size_t)n);
-	if (!rc && n < 0)
-		rc = rp_error_set_errno(RP_E_IO, "artifact_unreadable", errno,
-					"cannot read '%s'", a->path);
-	if (!rc)
-		rc = rp_redact_stream_finish(rs);
-	if (rc)
-		goto done;
-	f->name = (char *)rp_buf_steal(&name, NULL);
-	f->size = st->end - f->offset;
-	add_stream_findings(r, f->name, rs);
-done:
-	if (rc && stage_rewind(st, f->offset))
-		rc = RP_E_IO;
-	if (in >= 0)
-		close(in);
-	rp_redact_stream_free(rs);
-	rp_buf_release(&name);
-	rp_buf_release(&raw);
-	return rc;
-}
-
-/* diff.patch goes redacted into the staging file, hashed on the way. */
-struct diff_stage {
-	struct stage *st;
-	struct rp_sha256 h;
-};
-
-static int diff_stage_sink(void *ctx, const unsigned char *p, size_t n)
-{
-	struct diff_stage *ds = ctx;
-	int rc = stage_sink(ds->st, p, n);
-
-	return rc ? rc : rp_sha256_update(&ds->h, p, n);
-}
-
-static int diff_redact_sink(void *ctx, const void *p, size_t n)
-{
-	return rp_redact_stream_write(ctx, p, n);
-}
-
-/* Stage diff.patch. A failure (diff_too_large, diff_failed) leaves nothing
- * staged and is for the caller to record: a partial patch would not apply. */
-static int stage_diff(struct run *r, struct stage *st)
-{
-	struct diff_stage ds = { .st = st };
-	struct rp_redact_stream *rs = NULL;
-	uint64_t start = st->end;
-	int rc;
-
-	rc = rp_sha256_init(&ds.h);
-	if (!rc)
-		rc = rp_redact_stream_new_flags(&rs, r->redactor, artifact_redact_flags(r),
-						diff_stage_sink, &ds);
-	if (!rc)
-		rc = rp_git_diff(&r->diff_stats, r->git, (uint64_t)r->plan.artifact_max_diff_bytes,
-				 diff_redact_sink, rs);
-	if (!rc)
-		rc = rp_redact_stream_finish(rs);
-	if (!rc)
-		rc = rp_sha256_final(&ds.h, r->diff_sha);
-	if (!rc) {
-		r->diff_offset = start;
-		r->diff_size = st->end - start;
-		r->diff_staged = true;
-		add_stream_findings(r, "diff.patch", rs);
-	} else if (stage_rewind(st, start)) {
-		rc = RP_E_IO;
-	}
-	rp_sha256_release(&ds.h);
-	rp_redact_stream_free(rs);
-	return rc;
-}
-
-static int dump_json_entry(struct run *r, struct rp_buf *out, json_t *doc, const char *entry)
-{
-	uint64_t count = 0;
-	char *text;
-	int rc = rp_redact_json(r->redactor, doc, &count);
-
-	if (rc)
-		return rc;
-	add_finding(r, entry, "secret", count);
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-	if (!text)
-		return rp_error_set(RP_E_NOMEM, NULL, "cannot serialise %s", entry);
-	rc = rp_buf_puts(out, text);
-	if (!rc)
-		rc = rp_buf_puts(out, "\n");
-	free(text);
-	return rc;
-}
-
-static int64_t package_mtime(const struct run *r)
-{
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	char *end;
-	long long v;
-
-	if (sde && *sde) {
-		errno = 0;
-		v = strtoll(sde, &end, 10);
-		if (!errno && !*end && v >= 0)
-			return v;
-	}
-	return r->ended_ms / 1000;
-}
-
-static int write_package(struct run *r)
-{
-	struct rp_buf manifest = RP_BUF_INIT, artifacts = RP_BUF_INIT, result = RP_BUF_INIT;
-	struct staged_file *staged = NULL;
-	struct stage st = { .fd = -1 };
-	size_t staged_n = 0, i;
-	struct rp_pack *pack = NULL;
-	json_t *doc = NULL, *predicate = NULL;
-	int rc = RP_OK;
-
-	if (r->manifest) {
-		doc = json_deep_copy(r->manifest->doc);
-		rc = doc ? dump_json_entry(r, &manifest, doc, "manifest.json")
-			 : rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		json_decref(doc);
-		doc = NULL;
-	} else if (r->manifest_read) {
-		uint64_t count = 0;
-
-		rc = rp_redact_buf(r->redactor, r->manifest_text.data, r->manifest_text.len,
-				   &manifest, &count);
-		add_finding(r, "manifest.json", "secret", count);
-	}
-	if (!rc && r->enumerated) {
-		bool want_diff = r->git_compared && r->manifest->diff;
-
-		staged = calloc(r->artifacts.included_n + 1, sizeof(*staged));
-		if (!staged)
-			rc = rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		if (!rc && (r->artifacts.included_n || want_diff)) {
-			st.fd = open(r->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-			if (st.fd < 0)
-				rc = rp_error_set_errno(RP_E_IO, "scratch_write_failed", errno,
-							"cannot create a staging file in '%s'",
-							r->scratch);
-		}
-		for (i = 0; !rc && i < r->artifacts.n; i++) {
-			if (!r->artifacts.v[i].included)
-				continue;
-			if (stage_artifact(r, &st, &staged[staged_n], &r->artifacts.v[i])) {
-				/* A file that vanished or cannot be read is recorded,
-				 * not fatal: the rest of the package is still worth having. */
-				r->artifacts.v[i].included = false;
-				r->artifacts.v[i].reason = "unreadable";
-				add_error_last(r);
-				continue;
-			}
-			staged_n++;
-		}
-		if (!rc && want_diff && stage_diff(r, &st)) {
-			/* Recorded, never fatal: the run's outcome stands. */
-			if (rp_error_last()->code == RP_E_NOMEM ||
-			    (rp_error_last()->id && !strcmp(rp_error_last()->id, "scratch_write_failed")))
-				rc = rp_error_last()->code;
-			else
-				note(r, "diff");
-		}
-		if (!rc) {
-			doc = rp_artifacts_to_json(&r->artifacts);
-			rc = doc ? dump_json_entry(r, &artifacts, doc, "artifacts.json")
-				 : rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		}
-	}
-	if (rc)
-		goto done;
-	if (r->captures) {
-		add_stream_findings(r, "logs/stdout.log", r->out.redact);
-		add_stream_findings(r, "logs/stderr.log", r->err.redact);
-	}
-	rp_events_emit(r->events, "run_finished", json_pack("{s:s}", "status", r->status));
-	r->ended_ms = rp_now_ms();
-	json_decref(doc);
-	doc = build_result(r);
-	rc = doc ? dump_json_entry(r, &result, doc, "result.json")
-		 : rp_error_set(RP_E_NOMEM, NULL, "cannot build result.json");
-	if (rc)
-		goto done;
-
-	rc = rp_pack_open(&pack, r->out_path, package_mtime(r));
-	if (!rc)
-		rc = rp_pack_add_buf(pack, "result.json", result.data, result.len);
-	if (!rc && (r->manifest || r->manifest_read))
-		rc = rp_pack_add_buf(pack, "manifest.json", manifest.data, manifest.len);
-	if (!rc)
-		rc = rp_pack_add_buf(pack, "events.jsonl", rp_events_text(r->events)->data,
-				     rp_events_text(r->events)->len);
-	if (!rc && r->captures) {
-		rc = rp_pack_add_fd(pack, "logs/stdout.log", r->out.fd, 0, r->out.kept_bytes);
-		if (!rc)
-			rc = rp_pack_add_fd(pack, "logs/stderr.log", r->err.fd, 0, r->err.kept_bytes);
-	}
-	if (!rc && r->enumerated)
-		rc = rp_pack_add_buf(pack, "artifacts.json", artifacts.data, artifacts.len);
-	if (!rc && r->diff_staged)
-		rc = rp_pack_add_fd(pack, "diff.patch", st.fd, r->diff_offset, r->diff_size);
-	for (i = 0; !rc && i < staged_n; i++)
-		rc = rp_pack_add_fd(pack, staged[i].name, st.fd, staged[i].offset, staged[i].size);
-	predicate = json_pack("{s:s, s:s, s:o}", "runId", r->run_id, "status", r->status,
-			      "exitCode", r->spawned && r->res.exited ? json_integer(r->res.exit_code)
-								       : json_null());
-	if (!rc)
-		rc = rp_pack_commit(pack, r->key, predicate, r->pkg_sha);
-	if (!rc) {
-		pack = NULL;
-		r->packaged = true;
-	}
-done:
-	rp_pack_abort(pack);
-	for (i = 0; i < staged_n; i++)
-		free(staged[i].name);
-	if (st.fd >= 0)
-		close(st.fd);
-	free(staged);
-	json_decref(doc);
-	json_decref(predicate);
-	rp_buf_release(&manifest);
-	rp_buf_release(&artifacts);
-	rp_buf_release(&result);
-	return rc;
-}
-
-static int write_minisig(struct run *r)
-{
-	struct rp_buf sig = RP_BUF_INIT;
-	struct rp_atomic a = { .fd = -1 };
-	char comment[512];
-	const char *base = strrchr(r->out_path, '/');
-	int fd = -1, rc;
-
-	if (asprintf(&r->minisig_path, "%s.minisig", r->out_path) < 0) {
-		r->minisig_path = NULL;
-		return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-	}
-	snprintf(comment, sizeof(comment), "runpack %s run %s file:%s", RP_VERSION, r->run_id,
-		 base ? base + 1 : r->out_path);
-	fd = open(r->out_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		rc = rp_error_set_errno(RP_E_IO, "minisig_failed", errno, "cannot reopen '%s'",
-					r->out_path);
-		goto done;
-	}
-	rc = rp_minisig_sign_fd(&sig, r->key, fd, comment);
-	if (!rc)
-		rc = rp_atomic_open(&a, r->minisig_path, 0644);
-	if (!rc && rp_write_all(a.fd, sig.data, sig.len) < 0)
-		rc = rp_error_set_errno(RP_E_IO, "minisig_failed", errno, "cannot write '%s'",
-					r->minisig_path);
-	if (!rc)
-		rc = rp_atomic_commit(&a);
-done:
-	if (rc) {
-		rp_atomic_abort(&a);
-		free(r->minisig_path);
-		r->minisig_path = NULL;
-	}
-	if (fd >= 0)
-		close(fd);
-	rp_buf_release(&sig);
-	return rc;
-}
-
-static int print_summary(struct run *r)
-{
-	char hex[RP_SHA256_HEX_LEN + 1];
-	char *abs = NULL;
-	json_t *s;
-	int rc;
-
-	s = json_pack("{s:s, s:s, s:i}", "runId", r->run_id ? r->run_id : "",
-		      "status", r->status ? r->status : "error", "exit", r->exit_code);
-	if (!s)
-		return -1;
-	json_object_set_new(s, "exitCode", r->spawned && r->res.exited ?
-			    json_integer(r->res.exit_code) : json_null());
-	json_object_set_new(s, "signal", r->spawned && r->res.signal ?
-			    json_string(signal_name(r->res.signal)) : json_null());
-	if (r->packaged) {
-		abs = realpath(r->out_path, NULL);
-		rp_sha256_hex(hex, r->pkg_sha);
-		json_object_set_new(s, "package", json_string(abs ? abs : r->out_path));
-		json_object_set_new(s, "packageSha256", json_string(hex));
-	} else {
-		json_object_set_new(s, "package", json_null());
-		json_object_set_new(s, "packageSha256", json_null());
-	}
-	json_object_set_new(s, "minisig", r->minisig_path ? json_string(r->minisig_path) : json_null());
-	json_object_set_new(s, "keyId", r->key ? json_string(r->key->keyid) : json_null());
-	json_object_set_new(s, "publicKey", r->key_pub_path ? json_string(r->key_pub_path) : json_null());
-	json_object_set_new(s, "durationMs", json_integer(r->ended_ms - r->started_ms));
-	json_object_set(s, "errors", r->errors);
-	rp_redact_json(r->redactor, s, NULL);
-	rc = cmd_print_json(s);
-	json_decref(s);
-	free(abs);
-	return rc;
 }
 
 static void run_release(struct run *r)
@@ -1203,13 +573,13 @@ static void open_git(struct run *r)
 	if (rp_git_open(&r->git, r->manifest->base_dir)) {
 		id = rp_error_last()->id;
 		if (r->manifest->diff || rev || !id || strcmp(id, "not_a_git_repository") != 0)
-			note(r, "git");
+			run_note(r, "git");
 		return;
 	}
 	if (rp_git_read_index(r->git))
-		note(r, "git");
+		run_note(r, "git");
 	if (rp_git_set_base(r->git, rev))
-		note(r, "git");
+		run_note(r, "git");
 }
 
 static void enumerate(struct run *r)
@@ -1225,14 +595,14 @@ static void enumerate(struct run *r)
 	eo.git_ids = rp_git_has_base(r->git);
 	if (rp_enum_workspace(&r->artifacts, r->manifest->base_dir, &eo)) {
 		rp_error_prefix("enumerating the workspace");
-		add_error_last(r);
+		run_add_error(r);
 		cmd_print_error(NULL);
 		return;
 	}
 	r->enumerated = true;
 	if (eo.git_ids) {
 		if (rp_git_compare(r->git, &r->artifacts)) {
-			note(r, "git");
+			run_note(r, "git");
 		} else {
 			r->git_compared = true;
 			eo.select_changed = true;
@@ -1296,7 +666,7 @@ static void print_outcome(const struct run *r)
 	if (r->spawned && r->res.exited)
 		fprintf(stderr, " (exit %d)", r->res.exit_code);
 	else if (r->spawned && r->res.signal)
-		fprintf(stderr, " (%s)", signal_name(r->res.signal));
+		fprintf(stderr, " (%s)", run_signal_name(r->res.signal));
 	if (r->packaged)
 		fprintf(stderr, "; package %s", r->out_path);
 	fputc('\n', stderr);
@@ -1373,13 +743,13 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	r.ended_ms = rp_now_ms();
-	if (write_package(&r)) {
-		add_error_last(&r);
+	if (run_write_package(&r)) {
+		run_add_error(&r);
 		cmd_print_error("writing the package");
 		r.status = "error";
 		r.exit_code = RP_EXIT_INTERNAL;
-	} else if (r.o.minisig && write_minisig(&r)) {
-		add_error_last(&r);
+	} else if (r.o.minisig && run_write_minisig(&r)) {
+		run_add_error(&r);
 		cmd_print_error("writing the minisign signature");
 		r.exit_code = RP_EXIT_INTERNAL;
 	}
@@ -1387,7 +757,7 @@ int cmd_run(int argc, char **argv)
 summary:
 	if (!r.ended_ms)
 		r.ended_ms = rp_now_ms();
-	if (print_summary(&r) < 0) {
+	if (run_print_summary(&r) < 0) {
 		fprintf(stderr, "runpack: cannot write the summary to stdout\n");
 		if (r.exit_code == RP_EXIT_OK)
 			r.exit_code = RP_EXIT_INTERNAL;
