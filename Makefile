@@ -6,7 +6,7 @@ BUILD ?= build
 CC ?= cc
 PKGS := libarchive jansson libgit2 libsodium libcrypto libhs libpcre2-8
 DEB_PKGS := libarchive-dev libjansson-dev libgit2-dev libsodium-dev libssl-dev \
-	libvectorscan-dev libpcre2-dev pkg-config zstd minisign git jq openssl
+	libvectorscan-dev libpcre2-dev pkg-config zstd minisign git jq openssl python3
 VERSION := 0.1.0
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
