@@ -628,9 +628,8 @@ static int find_entry(struct pkg_reader *r, const char *name)
 				       "package '%s' has no entry '%s'", r->path, name);
 }
 
-int rp_package_read_entry(struct rp_buf *out, const char *path, const char *name, size_t max)
+static int read_one_entry(const char *path, const char *name, struct entry_sink *sink)
 {
-	struct entry_sink sink = { .keep = out, .keep_max = max, .fd = -1 };
 	struct pkg_reader r;
 	int rc;
 
@@ -638,22 +637,21 @@ int rp_package_read_entry(struct rp_buf *out, const char *path, const char *name
 	if (!rc)
 		rc = find_entry(&r, name);
 	if (!rc)
-		rc = reader_consume(&r, name, &sink);
+		rc = reader_consume(&r, name, sink);
 	reader_close(&r);
 	return reader_context(rc, path);
+}
+
+int rp_package_read_entry(struct rp_buf *out, const char *path, const char *name, size_t max)
+{
+	struct entry_sink sink = { .keep = out, .keep_max = max, .fd = -1 };
+
+	return read_one_entry(path, name, &sink);
 }
 
 int rp_package_cat(const char *path, const char *name, int fd)
 {
 	struct entry_sink sink = { .fd = fd };
-	struct pkg_reader r;
-	int rc;
 
-	rc = reader_open(&r, path);
-	if (!rc)
-		rc = find_entry(&r, name);
-	if (!rc)
-		rc = reader_consume(&r, name, &sink);
-	reader_close(&r);
-	return reader_context(rc, path);
+	return read_one_entry(path, name, &sink);
 }

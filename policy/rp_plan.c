@@ -6,8 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const enforce_names[] = { "filesystem", "network", "limits" };
-
 /* Record a request beyond the ceiling; path names the manifest field. */
 static __attribute__((format(printf, 2, 3))) int exceeded(const char *path, const char *fmt, ...)
 {
@@ -143,15 +141,8 @@ int rp_plan_build(struct rp_plan *out, const struct rp_policy *p, const struct r
 
 json_t *rp_plan_to_json(const struct rp_plan *plan)
 {
-	json_t *enforce = json_array();
+	json_t *enforce = rp_enforcement_to_json(plan->require_enforcement);
 
-	for (size_t i = 0; enforce && i < sizeof(enforce_names) / sizeof(enforce_names[0]); i++) {
-		if ((plan->require_enforcement & (1u << i)) &&
-		    json_array_append_new(enforce, json_string(enforce_names[i])) < 0) {
-			json_decref(enforce);
-			enforce = NULL;
-		}
-	}
 	return json_pack("{s:I, s:I, s:I, s:I,"
 			 " s:{s:s, s:o, s:b},"
 			 " s:{s:o, s:o},"

@@ -450,17 +450,23 @@ static json_t *limits_json(const struct rp_policy *p)
 	return a;
 }
 
-json_t *rp_policy_to_json(const struct rp_policy *p)
+json_t *rp_enforcement_to_json(unsigned bits)
 {
-	json_t *enforce = json_array();
+	json_t *a = json_array();
 
-	for (size_t i = 0; enforce && enforce_names[i]; i++) {
-		if ((p->require_enforcement & (1u << i)) &&
-		    json_array_append_new(enforce, json_string(enforce_names[i])) < 0) {
-			json_decref(enforce);
-			enforce = NULL;
+	for (size_t i = 0; a && enforce_names[i]; i++) {
+		if ((bits & (1u << i)) && json_array_append_new(a, json_string(enforce_names[i])) < 0) {
+			json_decref(a);
+			a = NULL;
 		}
 	}
+	return a;
+}
+
+json_t *rp_policy_to_json(const struct rp_policy *p)
+{
+	json_t *enforce = rp_enforcement_to_json(p->require_enforcement);
+
 	return json_pack("{s:{s:o, s:o, s:s, s:I},"
 			 " s:{s:s, s:o, s:o},"
 			 " s:{s:o, s:b},"

@@ -114,6 +114,9 @@ int rp_policy_parse(struct rp_policy **out, const char *file, const char *text, 
 /* The policy as a JSON object in the documented shape (new reference). */
 json_t *rp_policy_to_json(const struct rp_policy *p);
 
+/* RP_ENFORCE_* bits as a JSON array of their names (new reference). */
+json_t *rp_enforcement_to_json(unsigned bits);
+
 void rp_policy_free(struct rp_policy *p);
 
 #endif
