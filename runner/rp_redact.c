@@ -902,6 +902,54 @@ void rp_redact_stream_free(struct rp_redact_stream *s)
 	free(s);
 }
 
+/*
+ * Make s as rp_redact_stream_new_flags left it, keeping its allocations and
+ * Vectorscan streams: a JSON document is redacted one string at a time, and
+ * opening fresh streams for each of a large document's strings cost more
+ * than scanning them.
+ */
+static void stream_reset(struct rp_redact_stream *s, rp_redact_sink sink, void *ctx)
+{
+	struct rp_redact_stream keep = *s;
+	size_t n = keep.r->findings_n;
+
+	memset(s, 0, sizeof(*s));
+	s->r = keep.r;
+	s->flags = keep.flags;
+	s->sink = sink;
+	s->ctx = ctx;
+	s->emit_to = UINT64_MAX;
+	s->buf = keep.buf;
+	s->cap = keep.cap;
+	s->hits = keep.hits;
+	s->hits_cap = keep.hits_cap;
+	s->sc = keep.sc;
+	s->lit = keep.lit;
+	memcpy(s->hs, keep.hs, sizeof(s->hs));
+	s->ev = keep.ev;
+	s->ev_cap = keep.ev_cap;
+	s->gq = keep.gq;
+	s->gq_cap = keep.gq_cap;
+	s->pem.trig = keep.pem.trig;
+	s->pem.trig_cap = keep.pem.trig_cap;
+	s->pem.segs = keep.pem.segs;
+	s->pem.segs_cap = keep.pem.segs_cap;
+	s->spans = keep.spans;
+	s->spans_cap = keep.spans_cap;
+	s->counts = keep.counts;
+	s->last_end = keep.last_end;
+	s->prev_ev = keep.prev_ev;
+	memset(s->counts, 0, n * sizeof(*s->counts));
+	memset(s->last_end, 0, n * sizeof(*s->last_end));
+	memset(s->prev_ev, 0, n * sizeof(*s->prev_ev));
+	/* No callback, so no scratch is needed and nothing is reported. */
+	if (s->lit)
+		hs_reset_stream(s->lit, 0, NULL, NULL, NULL);
+	for (int i = 0; i < RP_RULES_DB_N; i++)
+		if (s->hs[i])
+			hs_reset_stream(s->hs[i], 0, NULL, NULL, NULL);
+}
+
 /* ---- spans and output ---- */
 
 static bool in_emit_window(const struct rp_redact_stream *s, uint64_t a, uint64_t b)
@@ -1782,10 +1830,10 @@ static int process(struct rp_redact_stream *s, const unsigned char *p, size_t n,
 
 		if (n)
 			e = hs_scan_stream(s->lit, (const char *)p, (unsigned)n, 0, s->sc.hs, on_literal, s);
-		if (e == HS_SUCCESS && final) {
-			e = hs_close_stream(s->lit, s->sc.hs, on_literal, s);
-			s->lit = NULL;
-		}
+		/* Resetting reports the end-of-data matches as closing would, and
+		 * keeps the stream for stream_reset(). */
+		if (e == HS_SUCCESS && final)
+			e = hs_reset_stream(s->lit, 0, s->sc.hs, on_literal, s);
 		if (e != HS_SUCCESS)
 			return hs_fail(s, e);
 	}
@@ -1803,10 +1851,8 @@ static int process(struct rp_redact_stream *s, const unsigned char *p, size_t n,
 			s->cb_origin = 0;
 			if (n)
 				e = hs_scan_stream(s->hs[i], (const char *)p, (unsigned)n, 0, s->sc.hs, on_match, s);
-			if (e == HS_SUCCESS && final) {
-				e = hs_close_stream(s->hs[i], s->sc.hs, on_match, s);
-				s->hs[i] = NULL;
-			}
+			if (e == HS_SUCCESS && final)
+				e = hs_reset_stream(s->hs[i], 0, s->sc.hs, on_match, s);
 			if (e != HS_SUCCESS)
 				return hs_fail(s, e);
 		}
@@ -1899,29 +1945,27 @@ int rp_redact_buf(const struct rp_redactor *r, const void *in, size_t n,
 	return rc;
 }
 
-/* Redact text seen after prefix and before suffix (context for the rules);
- * only text's part goes to out. */
-static int redact_in_context(const struct rp_redactor *r, const char *prefix, size_t plen,
+/* Redact text, seen after prefix and before suffix (context for the rules;
+ * both may be empty); only text's part goes to out. s is reset and reused. */
+static int redact_in_context(struct rp_redact_stream *s, const char *prefix, size_t plen,
 			     const char *text, size_t n, const char *suffix, size_t slen,
 			     struct rp_buf *out, uint64_t *count)
 {
-	struct rp_redact_stream *s = NULL;
-	int rc = rp_redact_stream_new(&s, r, buf_sink, out);
+	int rc = RP_OK;
 
-	if (!rc) {
-		s->emit_from = plen;
-		s->emit_to = plen + n;
+	stream_reset(s, buf_sink, out);
+	s->emit_from = plen;
+	s->emit_to = plen + n;
+	if (plen)
 		rc = rp_redact_stream_write(s, prefix, plen);
-	}
 	if (!rc)
 		rc = rp_redact_stream_write(s, text, n);
-	if (!rc)
+	if (!rc && slen)
 		rc = rp_redact_stream_write(s, suffix, slen);
 	if (!rc)
 		rc = rp_redact_stream_finish(s);
 	if (!rc && count)
 		*count += stream_total(s);
-	rp_redact_stream_free(s);
 	return rc;
 }
 
@@ -2053,7 +2097,7 @@ static int utf8_repair(struct rp_buf *out, const unsigned char *p, size_t n)
 /* Redact text into out; *changed tells whether anything was masked. With a
  * key, the text is seen as the value of "key": "text" (its own bytes only
  * are masked), so assignment rules see the name of what they guard. */
-static int redact_text_as(const struct rp_redactor *r, const char *key, size_t key_len,
+static int redact_text_as(struct rp_redact_stream *s, const char *key, size_t key_len,
 			  const char *text, size_t n, struct rp_buf *out, uint64_t *count,
 			  bool *changed)
 {
@@ -2062,18 +2106,18 @@ static int redact_text_as(const struct rp_redactor *r, const char *key, size_t k
 	int rc;
 
 	rp_buf_reset(out);
-	if (key && r->rs) {
+	if (key && s->r->rs) {
 		rc = rp_buf_puts(&prefix, "\"");
 		if (!rc)
 			rc = rp_buf_append(&prefix, key, key_len);
 		if (!rc)
 			rc = rp_buf_puts(&prefix, "\": \"");
 		if (!rc)
-			rc = redact_in_context(r, (const char *)prefix.data, prefix.len, text, n,
+			rc = redact_in_context(s, (const char *)prefix.data, prefix.len, text, n,
 					       "\"", 1, &tmp, &found);
 		rp_buf_release(&prefix);
 	} else {
-		rc = rp_redact_buf(r, text, n, &tmp, &found);
+		rc = redact_in_context(s, "", 0, text, n, "", 0, &tmp, &found);
 	}
 	*changed = found > 0;
 	if (!rc && found) {
@@ -2089,17 +2133,17 @@ static int redact_text_as(const struct rp_redactor *r, const char *key, size_t k
 	return rc;
 }
 
-static int redact_text(const struct rp_redactor *r, const char *text, size_t n,
+static int redact_text(struct rp_redact_stream *s, const char *text, size_t n,
 		       struct rp_buf *out, uint64_t *count, bool *changed)
 {
-	return redact_text_as(r, NULL, 0, text, n, out, count, changed);
+	return redact_text_as(s, NULL, 0, text, n, out, count, changed);
 }
 
-static int redact_node(const struct rp_redactor *r, json_t *j, struct rp_buf *scratch,
+static int redact_node(struct rp_redact_stream *s, json_t *j, struct rp_buf *scratch,
 		       uint64_t *count);
 
 /* Rebuilt in order: deleting and re-adding a key would move it to the end. */
-static int redact_object(const struct rp_redactor *r, json_t *obj, struct rp_buf *scratch,
+static int redact_object(struct rp_redact_stream *s, json_t *obj, struct rp_buf *scratch,
 			 uint64_t *count)
 {
 	json_t *rebuilt = NULL, *value;
@@ -2111,16 +2155,16 @@ static int redact_object(const struct rp_redactor *r, json_t *obj, struct rp_buf
 
 	json_object_keylen_foreach(obj, key, key_len, value) {
 		if (json_is_string(value)) {
-			rc = redact_text_as(r, key, key_len, json_string_value(value),
+			rc = redact_text_as(s, key, key_len, json_string_value(value),
 					    json_string_length(value), scratch, count, &changed);
 			if (!rc && changed &&
 			    json_string_setn(value, (const char *)scratch->data, scratch->len) < 0)
 				rc = rp_error_set(RP_E_NOMEM, NULL, "out of memory");
 		} else {
-			rc = redact_node(r, value, scratch, count);
+			rc = redact_node(s, value, scratch, count);
 		}
 		if (!rc)
-			rc = redact_text(r, key, key_len, scratch, &probe, &changed);
+			rc = redact_text(s, key, key_len, scratch, &probe, &changed);
 		if (rc)
 			goto done;
 		any = any || changed;
@@ -2133,7 +2177,7 @@ static int redact_object(const struct rp_redactor *r, json_t *obj, struct rp_buf
 		goto done;
 	}
 	json_object_keylen_foreach(obj, key, key_len, value) {
-		rc = redact_text(r, key, key_len, scratch, count, &changed);
+		rc = redact_text(s, key, key_len, scratch, count, &changed);
 		if (!rc && !changed)
 			rc = rp_buf_append(scratch, key, key_len);
 		masked_len = scratch->len;
@@ -2156,7 +2200,7 @@ done:
 	return rc;
 }
 
-static int redact_node(const struct rp_redactor *r, json_t *j, struct rp_buf *scratch,
+static int redact_node(struct rp_redact_stream *s, json_t *j, struct rp_buf *scratch,
 		       uint64_t *count)
 {
 	json_t *item;
@@ -2166,7 +2210,7 @@ static int redact_node(const struct rp_redactor *r, json_t *j, struct rp_buf *sc
 
 	switch (json_typeof(j)) {
 	case JSON_STRING:
-		rc = redact_text(r, json_string_value(j), json_string_length(j), scratch,
+		rc = redact_text(s, json_string_value(j), json_string_length(j), scratch,
 				 count, &changed);
 		if (!rc && changed &&
 		    json_string_setn(j, (const char *)scratch->data, scratch->len) < 0)
@@ -2174,13 +2218,13 @@ static int redact_node(const struct rp_redactor *r, json_t *j, struct rp_buf *sc
 		break;
 	case JSON_ARRAY:
 		json_array_foreach(j, i, item) {
-			rc = redact_node(r, item, scratch, count);
+			rc = redact_node(s, item, scratch, count);
 			if (rc)
 				break;
 		}
 		break;
 	case JSON_OBJECT:
-		rc = redact_object(r, j, scratch, count);
+		rc = redact_object(s, j, scratch, count);
 		break;
 	default:
 		break;
@@ -2191,14 +2235,18 @@ static int redact_node(const struct rp_redactor *r, json_t *j, struct rp_buf *sc
 int rp_redact_json(const struct rp_redactor *r, json_t *doc, uint64_t *count)
 {
 	struct rp_buf scratch = RP_BUF_INIT;
+	struct rp_redact_stream *s = NULL;
 	uint64_t found = 0;
 	int rc;
 
 	if (rp_redactor_empty(r) || !doc)
 		return RP_OK;
-	rc = redact_node(r, doc, &scratch, &found);
+	rc = rp_redact_stream_new(&s, r, buf_sink, NULL);
+	if (!rc)
+		rc = redact_node(s, doc, &scratch, &found);
 	if (count)
 		*count += found;
+	rp_redact_stream_free(s);
 	if (scratch.data)
 		sodium_memzero(scratch.data, scratch.cap);
 	rp_buf_release(&scratch);

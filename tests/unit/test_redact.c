@@ -411,6 +411,50 @@ static void test_json(void)
 	rp_redactor_free(r);
 }
 
+/*
+ * rp_redact_json reuses one stream for all of a document's strings: nothing
+ * may carry over from one string to the next. Each string must come out as
+ * it does from a fresh rp_redact_buf, including halves of a secret in two
+ * neighbouring strings (which must stay unmasked) and rule matches.
+ */
+static void test_json_strings_independent(void)
+{
+	static const char *const names[] = { "API_TOKEN" };
+	static const char *const values[] = { SECRET };
+	static const char *const pieces[] = {
+		"s3cr3t/\"tok\"+en", " value\tx\xc3\xbc", SECRET, "plain text",
+		"AKIAIOSFODNN7EXAMPLQ", "before " SECRET " after", "-----BEGIN RSA PRIVATE",
+		"ghp_0123456789abcdefghijABCDEFGHIJ012345", "s3cr3t/", "\"tok\"+en value\tx\xc3\xbc",
+	};
+	struct rp_redactor *r = NULL;
+	struct rp_buf want = RP_BUF_INIT;
+	uint64_t count = 0, want_count = 0;
+	json_t *doc = json_array();
+	size_t i, n = sizeof(pieces) / sizeof(pieces[0]);
+
+	CHECK_INT(rp_redactor_new(&r), RP_OK);
+	CHECK_INT(rp_redactor_add_secret(r, names[0], (const unsigned char *)values[0],
+					 strlen(values[0])), RP_OK);
+	CHECK_INT(rp_redactor_add_builtin_rules(r), RP_OK);
+	CHECK_INT(rp_redactor_compile(r), RP_OK);
+	for (i = 0; i < 3 * n; i++)
+		CHECK(json_array_append_new(doc, json_string(pieces[i % n])) == 0);
+	CHECK_INT(rp_redact_json(r, doc, &count), RP_OK);
+	for (i = 0; i < 3 * n; i++) {
+		rp_buf_reset(&want);
+		CHECK_INT(rp_redact_buf(r, pieces[i % n], strlen(pieces[i % n]), &want,
+					&want_count), RP_OK);
+		CHECK_STR(json_string_value(json_array_get(doc, i)), (const char *)want.data);
+	}
+	CHECK_INT(count, want_count);
+	CHECK(count >= 3 * 4);
+	CHECK_STR(json_string_value(json_array_get(doc, 0)), pieces[0]);
+	CHECK_STR(json_string_value(json_array_get(doc, 1)), pieces[1]);
+	rp_buf_release(&want);
+	json_decref(doc);
+	rp_redactor_free(r);
+}
+
 static void test_json_colliding_keys(void)
 {
 	struct rp_redactor *r = token_redactor();
@@ -595,6 +639,7 @@ int main(void)
 	RUN(test_empty_passthrough);
 	RUN(test_hold_back_bounded);
 	RUN(test_json);
+	RUN(test_json_strings_independent);
 	RUN(test_json_colliding_keys);
 	RUN(test_long_secret);
 	RUN(test_all_byte_values);
