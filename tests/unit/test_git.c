@@ -223,9 +223,7 @@ static void test_compare_and_diff(void)
 	struct sink s = { RP_BUF_INIT, 0, 0 };
 	struct rp_git_diff_stats st;
 	struct rp_git *g;
-	char path[1024];
 	json_t *j;
-	FILE *f;
 
 	make_repo("agent");
 	sh("cd agent && printf 'hello\\nworld\\n' >README.md && rm docs/task.md && "
@@ -263,9 +261,7 @@ static void test_compare_and_diff(void)
 	CHECK(strstr((char *)s.b.data, "new mode 100755") != NULL);
 	CHECK(strstr((char *)s.b.data, "junk.tmp") == NULL);
 	CHECK(strstr((char *)s.b.data, "out.o") == NULL);
-	snprintf(path, sizeof(path), "%s/agent.patch", harness_tmpdir());
-	f = fopen(path, "w");
-	CHECK(f && fwrite(s.b.data, 1, s.b.len, f) == s.b.len && fclose(f) == 0);
+	harness_write_file(harness_path("agent.patch"), s.b.data, s.b.len);
 	sh("git clone -q agent clone && cd clone && git apply ../agent.patch && cd .. && "
 	   "diff -r -x .git -x junk.tmp -x build -x docs agent clone && "
 	   "test \"$(stat -c %%a clone/src/a.c)\" = 755 && "
@@ -282,9 +278,7 @@ static void test_shapes(void)
 	struct sink s = { RP_BUF_INIT, 0, 0 };
 	struct rp_git_diff_stats st;
 	struct rp_git *g;
-	char path[1024];
 	json_t *j;
-	FILE *f;
 
 	make_repo("shapes");
 	sh("cd shapes && printf 'big\\n%%.0s' $(seq 300) >moved.txt && ln -s README.md lnk && "
@@ -300,9 +294,7 @@ static void test_shapes(void)
 	json_decref(j);
 	CHECK_INT(rp_git_diff(&st, g, 1 << 20, sink_cb, &s), RP_OK);
 	CHECK(strstr((char *)s.b.data, "rename from moved.txt") != NULL);
-	snprintf(path, sizeof(path), "%s/shapes.patch", harness_tmpdir());
-	f = fopen(path, "w");
-	CHECK(f && fwrite(s.b.data, 1, s.b.len, f) == s.b.len && fclose(f) == 0);
+	harness_write_file(harness_path("shapes.patch"), s.b.data, s.b.len);
 	sh("git clone -q shapes shapes-clone && cd shapes-clone && git apply ../shapes.patch && "
 	   "cd .. && diff -r -x .git shapes shapes-clone && "
 	   "test \"$(readlink shapes-clone/README.md)\" = src/a.c");
