@@ -84,6 +84,22 @@ void rp_buf_reset(struct rp_buf *b)
 		b->data[0] = '\0';
 }
 
+int rp_array_grow(void *pp, size_t *cap, size_t n, size_t sz)
+{
+	void **p = pp;
+	size_t c = *cap ? *cap * 2 : 16;
+	void *q;
+
+	if (n < *cap)
+		return RP_OK;
+	q = reallocarray(*p, c, sz);
+	if (!q)
+		return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
+	*p = q;
+	*cap = c;
+	return RP_OK;
+}
+
 void rp_buf_release(struct rp_buf *b)
 {
 	free(b->data);

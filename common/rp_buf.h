@@ -1,5 +1,5 @@
 /*
- * rp_buf: a growable byte buffer.
+ * rp_buf: a growable byte buffer, and the growth step of any dynamic array.
  *
  * Owns: its data pointer. A zero-initialised struct is an empty buffer;
  * rp_buf_release() frees the data and leaves an empty buffer behind. The data
@@ -27,5 +27,9 @@ int rp_buf_printf(struct rp_buf *b, const char *fmt, ...)
 unsigned char *rp_buf_steal(struct rp_buf *b, size_t *len);
 void rp_buf_reset(struct rp_buf *b); /* len = 0, keeps capacity */
 void rp_buf_release(struct rp_buf *b);
+
+/* Make room in a dynamic array (*pp, *cap elements of size sz, n in use) for
+ * one more element, doubling the capacity when it is full. */
+int rp_array_grow(void *pp, size_t *cap, size_t n, size_t sz);
 
 #endif

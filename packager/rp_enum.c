@@ -72,15 +72,8 @@ static int push(struct rp_artifact **out, struct walker *w)
 	struct rp_artifact_list *l = w->list;
 	struct rp_artifact *a;
 
-	if (l->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 256;
-		struct rp_artifact *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		l->v = v;
-		w->cap = cap;
-	}
+	if (rp_array_grow(&l->v, &w->cap, l->n, sizeof(*l->v)))
+		return RP_E_NOMEM;
 	a = &l->v[l->n];
 	memset(a, 0, sizeof(*a));
 	a->path = strdup((const char *)w->path.data);
@@ -181,15 +174,8 @@ static int add_repo(struct walker *w)
 	struct rp_artifact_list *l = w->list;
 	char *dir;
 
-	if (l->repos_n == w->repos_cap) {
-		size_t cap = w->repos_cap ? w->repos_cap * 2 : 8;
-		char **v = realloc(l->repos, cap * sizeof(*v));
-
-		if (!v)
-			return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		l->repos = v;
-		w->repos_cap = cap;
-	}
+	if (rp_array_grow(&l->repos, &w->repos_cap, l->repos_n, sizeof(*l->repos)))
+		return RP_E_NOMEM;
 	dir = strdup((const char *)w->path.data);
 	if (!dir)
 		return rp_error_set(RP_E_NOMEM, NULL, "out of memory");

@@ -571,16 +571,9 @@ static int collect_entry(const char *root, const git_tree_entry *e, void *payloa
 
 	if (mode == GIT_FILEMODE_TREE)
 		return 0;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct base_entry *v = realloc(b->v, cap * sizeof(*v));
-
-		if (!v) {
-			b->rc = nomem();
-			return -1;
-		}
-		b->v = v;
-		b->cap = cap;
+	if (rp_array_grow(&b->v, &b->cap, b->n, sizeof(*b->v))) {
+		b->rc = RP_E_NOMEM;
+		return -1;
 	}
 	x = &b->v[b->n];
 	if (asprintf(&x->path, "%s%s", root, git_tree_entry_name(e)) < 0) {
@@ -651,15 +644,8 @@ static int add_change(struct rp_git *g, const char *path, uint32_t mode, const g
 {
 	struct change *c;
 
-	if (g->changes_n == g->changes_cap) {
-		size_t cap = g->changes_cap ? g->changes_cap * 2 : 64;
-		struct change *v = realloc(g->changes, cap * sizeof(*v));
-
-		if (!v)
-			return nomem();
-		g->changes = v;
-		g->changes_cap = cap;
-	}
+	if (rp_array_grow(&g->changes, &g->changes_cap, g->changes_n, sizeof(*g->changes)))
+		return RP_E_NOMEM;
 	c = &g->changes[g->changes_n];
 	memset(c, 0, sizeof(*c));
 	c->mode = mode;
@@ -679,15 +665,8 @@ static int add_submodule(struct rp_git *g, const char *path, const git_oid *base
 {
 	struct submodule *s;
 
-	if (g->subs_n == g->subs_cap) {
-		size_t cap = g->subs_cap ? g->subs_cap * 2 : 4;
-		struct submodule *v = realloc(g->subs, cap * sizeof(*v));
-
-		if (!v)
-			return nomem();
-		g->subs = v;
-		g->subs_cap = cap;
-	}
+	if (rp_array_grow(&g->subs, &g->subs_cap, g->subs_n, sizeof(*g->subs)))
+		return RP_E_NOMEM;
 	s = &g->subs[g->subs_n];
 	memset(s, 0, sizeof(*s));
 	if (!(s->path = strdup(path)))

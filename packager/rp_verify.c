@@ -258,15 +258,8 @@ static int vf_entry(struct vf_state *st, struct rp_verify_report *rep, struct pk
 	char buf[256];
 	int rc;
 
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 64;
-
-		v = realloc(st->v, cap * sizeof(*v));
-		if (!v)
-			return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		st->v = v;
-		st->cap = cap;
-	}
+	if (rp_array_grow(&st->v, &st->cap, st->n, sizeof(*st->v)))
+		return RP_E_NOMEM;
 	v = &st->v[st->n];
 	memset(v, 0, sizeof(*v));
 	v->subject = NO_SUBJECT;

@@ -221,15 +221,8 @@ static int add_pattern(struct rp_redactor *r, const unsigned char *p, size_t n,
 	for (size_t i = 0; i < r->pats_n; i++)
 		if (r->pats[i].len == n && memcmp(r->pats[i].p, p, n) == 0)
 			return RP_OK;
-	if (r->pats_n == r->pats_cap) {
-		size_t cap = r->pats_cap ? r->pats_cap * 2 : 32;
-
-		pat = reallocarray(r->pats, cap, sizeof(*pat));
-		if (!pat)
-			return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-		r->pats = pat;
-		r->pats_cap = cap;
-	}
+	if (rp_array_grow(&r->pats, &r->pats_cap, r->pats_n, sizeof(*r->pats)))
+		return RP_E_NOMEM;
 	pat = &r->pats[r->pats_n];
 	pat->p = malloc(n);
 	if (!pat->p)
@@ -778,23 +771,6 @@ static const char *finding_mark(const struct rp_redactor *r, uint32_t f, size_t 
 	return pem_mark;
 }
 
-/* Grow a dynamic array of elements of size sz to hold n + 1. */
-static int grow(void *pp, size_t *cap, size_t n, size_t sz)
-{
-	void **p = pp;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *q;
-
-	if (n < *cap)
-		return RP_OK;
-	q = reallocarray(*p, c, sz);
-	if (!q)
-		return rp_error_set(RP_E_NOMEM, NULL, "out of memory");
-	*p = q;
-	*cap = c;
-	return RP_OK;
-}
-
 static void scratch_put(const struct rp_redactor *cr, struct scratch_set *set)
 {
 	/* The pool is the one mutable part of a compiled redactor. */
@@ -972,7 +948,7 @@ static int add_span(struct rp_redact_stream *s, uint32_t f, uint64_t a, uint64_t
 	/* Report mode leaves rule matches in place; secrets are always masked. */
 	if ((s->flags & RP_REDACT_REPORT) && f >= s->r->rules_n)
 		return RP_OK;
-	rc = grow(&s->spans, &s->spans_cap, s->spans_n, sizeof(*s->spans));
+	rc = rp_array_grow(&s->spans, &s->spans_cap, s->spans_n, sizeof(*s->spans));
 	if (rc)
 		return rc;
 	s->spans[s->spans_n++] = (struct span){ a, b, f };
@@ -1129,7 +1105,7 @@ static int on_literal(unsigned int id, unsigned long long from, unsigned long lo
 		return 0;
 	if (s->hits_head && s->hits_head == s->hits_n)
 		s->hits_head = s->hits_n = 0;
-	rc = grow(&s->hits, &s->hits_cap, s->hits_n, sizeof(*s->hits));
+	rc = rp_array_grow(&s->hits, &s->hits_cap, s->hits_n, sizeof(*s->hits));
 	if (rc) {
 		s->cb_err = rc;
 		return 1;
@@ -1225,7 +1201,7 @@ static int add_region(struct rp_redact_stream *s, uint64_t hit, uint32_t w)
 	}
 	if (s->gq_head && s->gq_head == s->gq_n)
 		s->gq_head = s->gq_n = 0;
-	rc = grow(&s->gq, &s->gq_cap, s->gq_n, sizeof(*s->gq));
+	rc = rp_array_grow(&s->gq, &s->gq_cap, s->gq_n, sizeof(*s->gq));
 	if (!rc)
 		s->gq[s->gq_n++] = (struct region){ a, b };
 	return rc;
@@ -1245,11 +1221,11 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 
 		if (last && last->end == end && last->rule == id)
 			return 0;
-		rc = grow(&s->ev, &s->ev_cap, s->ev_n, sizeof(*s->ev));
+		rc = rp_array_grow(&s->ev, &s->ev_cap, s->ev_n, sizeof(*s->ev));
 		if (!rc)
 			s->ev[s->ev_n++] = (struct event){ end, id };
 	} else if (id == RP_RULES_ID_PEM) {
-		rc = grow(&s->pem.trig, &s->pem.trig_cap, s->pem.trig_n, sizeof(*s->pem.trig));
+		rc = rp_array_grow(&s->pem.trig, &s->pem.trig_cap, s->pem.trig_n, sizeof(*s->pem.trig));
 		if (!rc)
 			s->pem.trig[s->pem.trig_n++] = end;
 	} else {
@@ -1315,7 +1291,7 @@ static int gated_run(struct rp_redact_stream *s, bool final)
 
 static int push_event(struct rp_redact_stream *s, uint64_t end, uint32_t rule)
 {
-	int rc = grow(&s->ev, &s->ev_cap, s->ev_n, sizeof(*s->ev));
+	int rc = rp_array_grow(&s->ev, &s->ev_cap, s->ev_n, sizeof(*s->ev));
 
 	if (!rc)
 		s->ev[s->ev_n++] = (struct event){ end, rule };
@@ -1555,7 +1531,7 @@ static int pem_decide(struct rp_redact_stream *s, bool with_current)
 
 	if (with_current && m->seg_b64 && !m->seg_colon && !m->seg_other && !m->seg_gap) {
 		m->count += m->seg_b64;
-		rc = grow(&m->segs, &m->segs_cap, m->segs_n, sizeof(*m->segs));
+		rc = rp_array_grow(&m->segs, &m->segs_cap, m->segs_n, sizeof(*m->segs));
 		if (!rc)
 			m->segs[m->segs_n++] = (struct span){ m->b64_first, m->b64_last + 1, 0 };
 	}
@@ -1590,7 +1566,7 @@ static int pem_segment_end(struct rp_redact_stream *s, uint64_t at, bool *abort)
 	}
 	m->count += m->seg_b64;
 	m->header_done = true;
-	rc = grow(&m->segs, &m->segs_cap, m->segs_n, sizeof(*m->segs));
+	rc = rp_array_grow(&m->segs, &m->segs_cap, m->segs_n, sizeof(*m->segs));
 	if (!rc)
 		m->segs[m->segs_n++] = (struct span){ m->b64_first, m->b64_last + 1, 0 };
 	if (!rc && m->committed)
